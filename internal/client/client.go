@@ -1,0 +1,461 @@
+// Package client is one stap-client run: from the parsed invocation to the
+// exit status, printing what stap prints along the way.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stap-client/stap-client/internal/discovery"
+	"github.com/stap-client/stap-client/internal/request"
+	"github.com/stap-client/stap-client/internal/response"
+	"github.com/stap-client/stap-client/internal/stapargs"
+	"github.com/stap-client/stap-client/internal/transport"
+)
+
+// Prog is the name used in our own messages.
+const Prog = "stap-client"
+
+// Env is everything a run takes from the outside world, so tests can run it
+// in process.
+type Env struct {
+	Args      []string // without the program name
+	Stdin     io.Reader
+	Stdout    io.Writer
+	Stderr    io.Writer
+	LookupEnv func(string) (string, bool)
+	Cwd       string
+	Host      request.Host
+	Timeouts  transport.Timeouts
+	Lookup    discovery.LookupFunc
+	Version   string // stap-client's own version, for --version
+}
+
+// OSEnv is the real environment.
+func OSEnv(args []string, version string) (Env, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return Env{}, fmt.Errorf("finding the current directory: %w", err)
+	}
+	host, err := request.LocalHost()
+	if err != nil {
+		return Env{}, err
+	}
+	return Env{
+		Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		LookupEnv: os.LookupEnv, Cwd: cwd, Host: host,
+		Timeouts: transport.DefaultTimeouts,
+		Lookup: func(ctx context.Context, h string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+		},
+		Version: version,
+	}, nil
+}
+
+func (e Env) getenv(k string) string {
+	if e.LookupEnv == nil {
+		return ""
+	}
+	v, _ := e.LookupEnv(k)
+	return v
+}
+
+// run carries one run's state.
+type run struct {
+	env Env
+	inv *stapargs.Invocation
+	// verbose is stap's -v count.
+	verbose int
+	start   time.Time
+	tmp     string
+}
+
+func (r *run) errf(format string, args ...any) {
+	fmt.Fprintf(r.env.Stderr, format+"\n", args...)
+}
+
+// ours prints a message of stap-client's own, in our one form.
+func (r *run) ours(what string, err error) {
+	if err != nil {
+		r.errf("%s: ERROR: %s: %v", Prog, what, err)
+		return
+	}
+	r.errf("%s: ERROR: %s", Prog, what)
+}
+
+func (r *run) logf(level int, format string, args ...any) {
+	if r.verbose >= level {
+		r.errf(format, args...)
+	}
+}
+
+// Run performs one invocation and returns the exit status: 0 or 1, as stap.
+func Run(ctx context.Context, env Env) int {
+	r := &run{env: env, start: time.Now()}
+	args := env.Args
+	rc, err := stapargs.ReadRC(env.getenv)
+	if err != nil {
+		r.ours("reading the rc file", err)
+		return 1
+	}
+	args = append(rc, args...)
+	inv, err := stapargs.Parse(args, stapargs.ParseOptions{Prog: Prog})
+	if err != nil {
+		r.printParseError(err)
+		return 1
+	}
+	r.inv, r.verbose = inv, inv.Verbose
+	switch {
+	case inv.Help:
+		printHelp(env.Stdout)
+		return 0
+	case inv.Version:
+		printVersion(env.Stdout, env.Version)
+		return 0
+	}
+	// Refuse first: stap's warnings about options we refuse anyway (such as
+	// "Ignoring --use-server due to the use of -R") would only mislead.
+	if err := r.checkSupported(); err != nil {
+		r.ours(err.Error(), nil)
+		return 1
+	}
+	for _, w := range inv.Warnings {
+		r.errf("%s", w)
+	}
+	return r.compile(ctx)
+}
+
+func (r *run) printParseError(err error) {
+	var ue *stapargs.UsageError
+	if errors.As(err, &ue) {
+		for _, l := range ue.Lines {
+			r.errf("%s", l)
+		}
+		if ue.Usage {
+			r.errf("Try '--help' for more information. [man stap]")
+			r.errf("A message like [man foo] means for more info, run %% man foo")
+		}
+		return
+	}
+	r.ours("parsing the command line", err)
+}
+
+// checkSupported refuses, in one line, what a compile-server client cannot do
+// or what this build does not do yet.
+func (r *run) checkSupported() error {
+	inv := r.inv
+	if len(inv.NeedsLocal) > 0 {
+		return fmt.Errorf("%s needs a local systemtap translator; stap-client only compiles on a compile server", inv.NeedsLocal[0])
+	}
+	if len(inv.ListServers) > 0 {
+		return errors.New("--list-servers needs server discovery, which this build does not do yet")
+	}
+	if inv.TrustServers != "" {
+		return errors.New("--trust-servers needs the NSS certificate databases, which this build does not manage yet")
+	}
+	if inv.Runtime != "" && inv.Runtime != "kernel" {
+		return fmt.Errorf("--runtime=%s cannot be used with a compile server: servers build kernel modules only", inv.Runtime)
+	}
+	return nil
+}
+
+// target decides release and arch, and forces last pass 4 for another host
+// as stap does.
+func (r *run) target() (release, arch string, err error) {
+	release, arch, err = request.Target(r.env.Host, r.inv.Release, r.inv.Arch)
+	if err != nil {
+		return "", "", err
+	}
+	native := release == r.env.Host.Release && arch == request.NormalizeArch(r.env.Host.Machine)
+	if r.inv.LastPass > 4 && !native {
+		r.errf("WARNING: kernel release/architecture mismatch with host forces last-pass 4.")
+		r.inv.LastPass = 4
+	}
+	return release, arch, nil
+}
+
+var tmpdirPattern = regexp.MustCompile(`(?i)^[-/._0-9a-z]+$`)
+
+// makeTmp creates the private temp dir as stap names it: $TMPDIR/stapXXXXXX.
+func (r *run) makeTmp() error {
+	base := r.inv.TmpDir
+	if base == "" {
+		base = r.env.getenv("TMPDIR")
+		if base != "" && !tmpdirPattern.MatchString(base) {
+			return fmt.Errorf("TMPDIR %q contains characters stap does not allow", base)
+		}
+		if base == "" {
+			base = "/tmp"
+		}
+	}
+	d, err := os.MkdirTemp(base, "stap")
+	if err != nil {
+		return fmt.Errorf("cannot create temporary directory: %w", err)
+	}
+	// MkdirTemp makes 0700 already; say so for the reader and for odd umasks.
+	if err := os.Chmod(d, 0o700); err != nil {
+		os.RemoveAll(d)
+		return fmt.Errorf("cannot create temporary directory: %w", err)
+	}
+	r.tmp = d
+	r.logf(2, "Created temporary directory \"%s\"", d)
+	return nil
+}
+
+func (r *run) cleanup() {
+	if r.tmp == "" {
+		return
+	}
+	if r.inv.KeepTmp {
+		r.errf("Keeping temporary directory \"%s\"", r.tmp)
+		return
+	}
+	os.RemoveAll(r.tmp)
+}
+
+// compile is passes 1-4 on a server.
+func (r *run) compile(ctx context.Context) int {
+	release, arch, err := r.target()
+	if err != nil {
+		r.ours("finding the target kernel", err)
+		return 1
+	}
+	if r.inv.LastPass > 4 && r.inv.HaveScript {
+		r.ours("pass 5 (running the module with staprun) is not supported by this build yet; add -p4 to compile only", nil)
+		return 1
+	}
+	candidates, err := r.servers(ctx)
+	if err != nil {
+		var se *discovery.SpecError
+		if errors.As(err, &se) {
+			r.errf("%s", se.Msg)
+		} else {
+			r.ours(err.Error(), nil)
+		}
+		return 1
+	}
+	if r.verbose > 0 {
+		r.errf("Using a compile server.")
+	}
+	times := startTimes()
+	if err := r.makeTmp(); err != nil {
+		r.errf("ERROR: %v", err)
+		return 1
+	}
+	defer r.cleanup()
+
+	ok, winner := r.passes(ctx, release, arch, candidates)
+	if r.verbose > 0 {
+		ws := "?"
+		if winner != "" {
+			ws = winner
+		}
+		r.errf("Passes: via server %s %s%s", ws, memUsage(), times.since())
+	}
+	if !ok {
+		if !r.inv.DumpMode {
+			r.errf("Passes: via server failed.  Try again with another '-v' option.")
+		}
+		return 1
+	}
+	return 0
+}
+
+// servers resolves the --server specs into candidates.
+func (r *run) servers(ctx context.Context) ([]discovery.Candidate, error) {
+	if len(r.inv.Servers) == 0 {
+		return nil, errors.New("no --server=HOST:PORT given, and finding servers on the network (mDNS) is not supported by this build yet")
+	}
+	var specs []discovery.Spec
+	for _, raw := range r.inv.Servers {
+		if raw == "" {
+			return nil, errors.New("--use-server without a value needs server discovery, which this build does not do yet; give --server=HOST:PORT")
+		}
+		s, err := discovery.ParseSpec(raw)
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, s)
+	}
+	return discovery.Direct(ctx, specs, r.env.Lookup)
+}
+
+// stores loads the trust stores: each --ssl directory in order.
+func (r *run) stores() []transport.Store {
+	var out []transport.Store
+	for _, dir := range r.inv.SSLDirs {
+		d, err := transport.LoadCertDir(dir)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // stap skips a missing database silently
+			}
+			r.errf("%s: WARNING: %v", Prog, err)
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// passes builds the request, exchanges it and processes the response. It
+// returns success and the winning server's printout.
+func (r *run) passes(ctx context.Context, release, arch string, cands []discovery.Candidate) (bool, string) {
+	req, err := request.Build(request.Spec{
+		Release: release, Arch: arch,
+		Script: r.inv.Script, Stdin: r.env.Stdin,
+		TapsetDirs: r.inv.TapsetDirs, ServerArgs: r.inv.ServerArgs, ScriptArgs: r.inv.ScriptArgs,
+		Cwd: r.env.Cwd, LookupEnv: r.env.LookupEnv,
+	})
+	if err != nil {
+		var re *request.RootError
+		if errors.As(err, &re) {
+			r.errf("%s", re.Error())
+		} else {
+			r.ours("building the request", err)
+		}
+		return false, ""
+	}
+	over := req.OverServerDefaults()
+	if over {
+		r.errf("%s: WARNING: the request is %d bytes compressed and %d uncompressed; a compile server with default settings refuses more than %d compressed or %d uncompressed, without replying",
+			Prog, len(req.Zip), req.Uncompressed, request.DefaultServerMaxCompressed, request.DefaultServerMaxUncompressed)
+	}
+
+	zipPath := filepath.Join(r.tmp, "server.zip")
+	winner, failures := r.exchange(ctx, req.Zip, over, cands, zipPath)
+	if winner == "" {
+		r.explainFailures(cands, failures, over)
+		return false, ""
+	}
+
+	serverDir := filepath.Join(r.tmp, "server")
+	if err := os.Mkdir(serverDir, 0o700); err != nil {
+		r.ours("unpacking the server response", err)
+		return false, winner
+	}
+	if err := response.Unpack(zipPath, serverDir, response.DefaultLimits); err != nil {
+		r.errf("Unable to unzip the server response '%s'", zipPath)
+		r.ours("the server response was refused", err)
+		return false, winner
+	}
+	res, err := response.Process(serverDir, response.Options{LastPass: r.inv.LastPass, HaveScript: r.inv.HaveScript, ModuleName: r.inv.ModuleName})
+	if err != nil {
+		var re *response.ReadError
+		if errors.As(err, &re) {
+			r.errf("%s", re.Msg)
+		} else {
+			r.ours("reading the server response", err)
+		}
+		return false, winner
+	}
+	return r.finish(res), winner
+}
+
+// finish prints the server's output and saves the module, as stap does.
+func (r *run) finish(res *response.Result) bool {
+	for _, m := range res.Messages {
+		r.errf("%s", m)
+	}
+	if res.SigningKey != "" {
+		if err := copyFile(res.SigningKey, filepath.Join(r.env.Cwd, "signing_key.x509")); err != nil {
+			r.errf("%v", err)
+		}
+	}
+	r.env.Stdout.Write(res.Stdout)
+	r.env.Stderr.Write(res.Stderr)
+	if res.RC != 0 {
+		return false
+	}
+	if r.inv.LastPass == 4 || r.inv.ModuleNameGiven {
+		if res.ModulePath != "" {
+			name := res.ModuleName + ".ko"
+			if err := copyFile(res.ModulePath, filepath.Join(r.env.Cwd, name)); err != nil {
+				r.errf("%v", err)
+			}
+			if sgn := res.ModulePath + ".sgn"; fileExists(sgn) {
+				if err := copyFile(sgn, filepath.Join(r.env.Cwd, name+".sgn")); err != nil {
+					r.errf("%v", err)
+				}
+			}
+		}
+	}
+	if r.inv.LastPass == 4 && res.ModulePath != "" {
+		fmt.Fprintln(r.env.Stdout, res.ModuleName+".ko")
+	}
+	return true
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// copyFile writes dst through a temp file and a rename, as stap does, so a
+// failed copy never leaves a truncated module behind. Mode 0666 less umask.
+func copyFile(src, dst string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("Copy failed (\"%s\" to \"%s\"): %s", src, dst, errText(err))
+	}
+	if fi, err := os.Lstat(dst); err == nil && !fi.Mode().IsRegular() {
+		return fail(errors.New("destination exists and is not a regular file"))
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fail(err)
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".*")
+	if err != nil {
+		return fail(err)
+	}
+	tmp := out.Name()
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(0o666 &^ umask())
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fail(err)
+	}
+	return nil
+}
+
+// umask reads the process umask; it must be set to be read, so set it back
+// at once. Called only from the single run goroutine.
+func umask() os.FileMode {
+	m := syscall.Umask(0o022)
+	syscall.Umask(m)
+	return os.FileMode(m)
+}
+
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

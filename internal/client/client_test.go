@@ -1,0 +1,270 @@
+package client
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"io"
+	"io/fs"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/internal/request"
+	"github.com/stap-client/stap-client/internal/transport"
+)
+
+// fakeServer answers every request with a fixed response zip. It stands in
+// for what the real server will not do: hostile and broken responses.
+type fakeServer struct {
+	addr     string
+	certDir  string
+	requests chan []byte
+}
+
+func newCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: "Systemtap Compile Server"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func startFake(t *testing.T, reply []byte) *fakeServer {
+	t.Helper()
+	cert := newCert(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), cert.Certificate[0], 0o644))
+	s := &fakeServer{addr: ln.Addr().String(), certDir: dir, requests: make(chan []byte, 10)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var hdr [4]byte
+				if _, err := io.ReadFull(c, hdr[:]); err != nil {
+					return
+				}
+				req := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+				if _, err := io.ReadFull(c, req); err != nil {
+					return
+				}
+				s.requests <- req
+				c.Write(reply)
+			}()
+		}
+	}()
+	return s
+}
+
+type zent struct {
+	name, body string
+	mode       fs.FileMode
+}
+
+func zipOf(t *testing.T, ents ...zent) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, e := range ents {
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		m := e.mode
+		if m == 0 {
+			m = 0o644
+		}
+		h.SetMode(m)
+		w, err := zw.CreateHeader(h)
+		require.NoError(t, err)
+		_, err = w.Write([]byte(e.body))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return b.Bytes()
+}
+
+const modName = "stap_0123456789abcdef0123456789abcdef_1"
+
+func goodP4(t *testing.T) []byte {
+	return zipOf(t,
+		zent{name: "version", body: "4.8"}, zent{name: "rc", body: "0"},
+		zent{name: "stdout", body: "/srv/cache/" + modName + ".ko\n"}, zent{name: "stderr", body: ""},
+		zent{name: "stap000000/", mode: fs.ModeDir | 0o755},
+		zent{name: "stap000000/" + modName + ".ko", body: "\x7fELF module"},
+		zent{name: "stap000000/" + modName + ".ko.sgn", body: "sig"},
+	)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	cwd, tmp       string
+}
+
+// runClient runs one in-process invocation with TMPDIR pointed at a fresh
+// directory, so the test can see that nothing is left behind there.
+func runClient(t *testing.T, args ...string) result {
+	t.Helper()
+	cwd, tmp := t.TempDir(), t.TempDir()
+	var so, se bytes.Buffer
+	env := Env{
+		Args: args, Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se,
+		LookupEnv: func(k string) (string, bool) {
+			switch k {
+			case "TMPDIR":
+				return tmp, true
+			case "HOME":
+				return cwd, true
+			}
+			return "", false
+		},
+		Cwd:      cwd,
+		Host:     request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
+		Timeouts: transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
+		Version:  "test",
+	}
+	code := Run(context.Background(), env)
+	return result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}
+}
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestRunSavesModule(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, modName+".ko\n", r.stdout)
+	assert.Empty(t, r.stderr)
+	assert.ElementsMatch(t, []string{modName + ".ko", modName + ".ko.sgn"}, entries(t, r.cwd))
+	assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed")
+	req := <-s.requests
+	assert.NotEmpty(t, req)
+}
+
+func TestRunKeepTmp(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-k", "-p4", "-e", "probe begin { exit() }")
+	require.Equal(t, 0, r.code, r.stderr)
+	kept := entries(t, r.tmp)
+	require.Len(t, kept, 1)
+	assert.Contains(t, r.stderr, "Keeping temporary directory \""+filepath.Join(r.tmp, kept[0])+"\"")
+	fi, err := os.Stat(filepath.Join(r.tmp, kept[0]))
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o700), fi.Mode().Perm(), "private")
+}
+
+func TestRunHostileResponses(t *testing.T) {
+	tests := []struct {
+		name  string
+		reply []byte
+		want  string
+	}{
+		{"path escape", zipOf(t, zent{name: "../../escape", body: "x"}), "contains .."},
+		{"absolute", zipOf(t, zent{name: "/tmp/abs-escape", body: "x"}), "not a relative path"},
+		{"link out", zipOf(t, zent{name: "stap000000/l", body: "/etc", mode: fs.ModeSymlink | 0o777}), "link leads out"},
+		{"not a zip", []byte("this is not a zip file at all"), "Unable to unzip the server response"},
+		{"no rc", zipOf(t, zent{name: "version", body: "4.8"}), "Unable to open file '"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startFake(t, tc.reply)
+			r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, tc.want)
+			assert.Contains(t, r.stderr, "Passes: via server failed.  Try again with another '-v' option.")
+			assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed on failure too")
+			assert.Empty(t, entries(t, r.cwd), "nothing written to the cwd")
+			_, err := os.Lstat("/tmp/abs-escape")
+			assert.True(t, os.IsNotExist(err))
+		})
+	}
+}
+
+func TestRunUntrustedSendsNothing(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	other := t.TempDir()
+	r := runClient(t, "--server="+s.addr, "--ssl="+other, "-p2", "-e", "probe begin {}")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "Unable to connect to a server.\n")
+	assert.Contains(t, r.stderr, "not trusted")
+	select {
+	case <-s.requests:
+		t.Fatal("a request reached an untrusted server")
+	case <-time.After(100 * time.Millisecond):
+	}
+	assert.Empty(t, entries(t, r.tmp))
+}
+
+func TestRunNoReplyOversize(t *testing.T) {
+	// A server that reads the request and closes without replying, as
+	// stap-serverd does for requests over its limits.
+	s := startFake(t, nil)
+	big := strings.Repeat("# padding\n", 6000)
+	r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p2", "-e", "probe begin {}"+big)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "WARNING: the request is")
+	assert.Contains(t, r.stderr, "most likely because the request is over its size limits")
+}
+
+func TestRunRefusesWhatNeedsLocalStap(t *testing.T) {
+	for _, args := range [][]string{
+		{"--server=127.0.0.1:1", "-R", "/rt", "-e", "probe begin {}"},
+		{"--server=127.0.0.1:1", "--runtime=bpf", "-p4", "-e", "probe begin {}"},
+		{"-p4", "-e", "probe begin {}"},
+		{"--server=127.0.0.1", "-p4", "-e", "probe begin {}"},
+	} {
+		r := runClient(t, args...)
+		assert.Equal(t, 1, r.code, args)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+		assert.True(t, strings.HasPrefix(r.stderr, "stap-client: ERROR: "), r.stderr)
+	}
+}
+
+func TestRunBadSpec(t *testing.T) {
+	r := runClient(t, "--server=10.0.0.1:70000", "-p2", "-e", "probe begin {}")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "Invalid port number specified: 70000\n", r.stderr)
+}
+
+// A refused port and a dead address fail over quickly to the next server.
+func TestRunFailover(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := ln.Addr().String()
+	ln.Close()
+	r := runClient(t, "--server="+refused, "--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, modName+".ko\n", r.stdout)
+}

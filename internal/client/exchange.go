@@ -1,0 +1,128 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/stap-client/stap-client/internal/discovery"
+	"github.com/stap-client/stap-client/internal/transport"
+)
+
+// failure is why one candidate was not used.
+type failure struct {
+	cand discovery.Candidate
+	err  error
+}
+
+// exchange tries each candidate in order until one answers; the response
+// goes to zipPath. It returns the winner's printout, or "" and the failures.
+func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []discovery.Candidate, zipPath string) (string, []failure) {
+	stores := r.stores()
+	cfg := transport.Config{
+		Stores:   stores,
+		Timeouts: r.env.Timeouts,
+		Retries:  4,
+		Backoff:  250e6,
+		Logf:     r.logf,
+		Warnf:    func(f string, a ...any) { r.errf(f, a...) },
+	}
+	if over {
+		// A stock server resets an oversized request; retrying cannot help.
+		cfg.Retries = 0
+	}
+	var fails []failure
+	for _, c := range cands {
+		err := r.exchangeOne(ctx, cfg, c, req, zipPath)
+		if err == nil {
+			return c.String(), nil
+		}
+		if ctx.Err() != nil {
+			fails = append(fails, failure{c, ctx.Err()})
+			return "", fails
+		}
+		if r.verbose >= 2 {
+			r.errf("  Unable to connect: %v", err)
+		}
+		fails = append(fails, failure{c, err})
+	}
+	return "", fails
+}
+
+func (r *run) exchangeOne(ctx context.Context, cfg transport.Config, c discovery.Candidate, req []byte, zipPath string) error {
+	f, err := os.OpenFile(zipPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", zipPath, err)
+	}
+	_, err = transport.Exchange(ctx, cfg, transport.Server{Host: c.Host, Addr: c.AddrPort()}, req, f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing %s: %w", zipPath, cerr)
+	}
+	return err
+}
+
+// explainFailures prints stap's lines, then ours: why each server failed and
+// what to do about it.
+func (r *run) explainFailures(cands []discovery.Candidate, fails []failure, over bool) {
+	r.errf("Unable to connect to a server.")
+	if r.verbose == 1 {
+		r.errf("The following servers were tried:")
+		r.errf("%s", listing(cands))
+	}
+	for _, f := range fails {
+		r.errf("%s: ERROR: server%s: %s", Prog, f.cand.String(), reason(f.err, over, len(r.inv.SSLDirs) > 0))
+	}
+}
+
+// listing is stap's printout of a server list.
+func listing(cands []discovery.Candidate) string {
+	if len(cands) == 0 {
+		return "No Servers"
+	}
+	lines := make([]string, len(cands))
+	for i, c := range cands {
+		lines[i] = c.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// reason says in one line why a server was not used, with a hint.
+func reason(err error, over, haveSSL bool) string {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	switch te.Kind {
+	case transport.KindUntrusted:
+		serial := ""
+		if te.Cert != nil {
+			serial = " (certificate serial " + discovery.Certinfo(te.Cert) + ")"
+		}
+		hint := "give --ssl=DIR with a directory holding the server's certificate (stap.cert in the server's ~/.systemtap/ssl/server)"
+		if haveSSL {
+			hint = "none of the --ssl directories holds its certificate; add the server's stap.cert to one if you trust it"
+		}
+		return "not trusted" + serial + "; nothing was sent to it; " + hint
+	case transport.KindExpired:
+		return "its certificate has expired or is not yet valid; the server makes a new one when restarted"
+	case transport.KindConnect:
+		return fmt.Sprintf("cannot connect: %v; check the address and port, and that stap-serverd runs there", te.Err)
+	case transport.KindReset:
+		if over {
+			return "the connection was reset, most likely because the request is over the server's size limits (--max-compressed-request, --max-request-size)"
+		}
+		return fmt.Sprintf("the connection was reset: %v", te.Err)
+	case transport.KindNoReply:
+		if over {
+			return "the server closed the connection without a reply, most likely because the request is over its size limits (--max-compressed-request, --max-request-size)"
+		}
+		return "the server closed the connection without a reply; its log (stap-serverd --log) says why"
+	case transport.KindTimeout:
+		return fmt.Sprintf("timed out: %v", te.Err)
+	case transport.KindHandshake:
+		return fmt.Sprintf("the TLS handshake failed: %v", te.Err)
+	}
+	return te.Error()
+}

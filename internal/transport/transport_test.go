@@ -1,0 +1,264 @@
+package transport
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/binary"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// selfSigned makes a server certificate shaped like stap-serverd's: self
+// signed, with a critical Netscape Cert Type extension Go cannot verify.
+func selfSigned(t *testing.T, notBefore, notAfter time.Time, dns ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(0xcc197147),
+		Subject:      pkix.Name{CommonName: "Systemtap Compile Server", OrganizationalUnit: []string{"Systemtap"}},
+		NotBefore:    notBefore, NotAfter: notAfter,
+		DNSNames: dns,
+		ExtraExtensions: []pkix.Extension{{
+			Id: asn1.ObjectIdentifier{2, 16, 840, 1, 113730, 1, 1}, Critical: true, Value: []byte{0x03, 0x02, 0x04, 0x50},
+		}},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+type fakeServer struct {
+	ln       net.Listener
+	mu       sync.Mutex
+	received [][]byte // request bodies, one per connection that sent any
+	conns    int
+}
+
+// serve answers each connection with handle after the handshake.
+func startServer(t *testing.T, cert tls.Certificate, handle func(c net.Conn, req []byte)) *fakeServer {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	require.NoError(t, err)
+	s := &fakeServer{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s.mu.Lock()
+				s.conns++
+				s.mu.Unlock()
+				var hdr [4]byte
+				if _, err := io.ReadFull(c, hdr[:]); err != nil {
+					return
+				}
+				req := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+				if _, err := io.ReadFull(c, req); err != nil {
+					return
+				}
+				s.mu.Lock()
+				s.received = append(s.received, req)
+				s.mu.Unlock()
+				handle(c, req)
+			}()
+		}
+	}()
+	return s
+}
+
+func (s *fakeServer) got() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.received), s.conns
+}
+
+type pinned struct{ der []byte }
+
+func (p pinned) Name() string        { return "test-store" }
+func (p pinned) Trusts(d []byte) bool { return string(d) == string(p.der) }
+
+func cfg(stores ...Store) Config {
+	return Config{Stores: stores, Timeouts: Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second}, Backoff: 10 * time.Millisecond}
+}
+
+func TestExchange(t *testing.T) {
+	now := time.Now()
+	good := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour), "vm", "vm.local")
+	expired := selfSigned(t, now.Add(-2*time.Hour), now.Add(-time.Hour))
+	echo := func(c net.Conn, req []byte) { c.Write(append([]byte("reply:"), req...)) }
+
+	t.Run("trusted server answers", func(t *testing.T) {
+		s := startServer(t, good, echo)
+		var out strings.Builder
+		res, err := Exchange(context.Background(), cfg(pinned{[]byte("other")}, pinned{good.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), &out)
+		require.NoError(t, err)
+		assert.Equal(t, "reply:zip", out.String())
+		assert.Equal(t, int64(9), res.Bytes)
+	})
+	t.Run("untrusted server gets nothing", func(t *testing.T) {
+		s := startServer(t, good, echo)
+		var out strings.Builder
+		_, err := Exchange(context.Background(), cfg(pinned{[]byte("other")}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), &out)
+		var te *Error
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, KindUntrusted, te.Kind)
+		require.NotNil(t, te.Cert)
+		time.Sleep(50 * time.Millisecond)
+		n, _ := s.got()
+		assert.Zero(t, n, "no request byte may reach an untrusted server")
+		assert.Empty(t, out.String())
+	})
+	t.Run("expired certificate", func(t *testing.T) {
+		s := startServer(t, expired, echo)
+		_, err := Exchange(context.Background(), cfg(pinned{expired.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		var te *Error
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, KindExpired, te.Kind)
+	})
+	t.Run("closed without reply", func(t *testing.T) {
+		s := startServer(t, good, func(c net.Conn, req []byte) {})
+		_, err := Exchange(context.Background(), cfg(pinned{good.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		var te *Error
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, KindNoReply, te.Kind)
+	})
+	t.Run("idle deadline", func(t *testing.T) {
+		s := startServer(t, good, func(c net.Conn, req []byte) { time.Sleep(2 * time.Second) })
+		c := cfg(pinned{good.Certificate[0]})
+		c.Timeouts.Idle = 200 * time.Millisecond
+		_, err := Exchange(context.Background(), c, Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		var te *Error
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, KindTimeout, te.Kind)
+	})
+	t.Run("name mismatch warns and proceeds", func(t *testing.T) {
+		s := startServer(t, good, echo)
+		c := cfg(pinned{good.Certificate[0]})
+		var warned string
+		c.Warnf = func(f string, a ...any) { warned = fmt.Sprintf(f, a...) }
+		_, port, _ := net.SplitHostPort(s.ln.Addr().String())
+		_, err := Exchange(context.Background(), c, Server{Host: "localhost", Addr: "127.0.0.1:" + port}, []byte("zip"), io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, "WARNING: The domain name, localhost, does not match the DNS name(s) on the server certificate:\n  vm\n  vm.local", warned)
+	})
+	t.Run("refused port", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		ln.Close()
+		_, err = Exchange(context.Background(), cfg(), Server{Addr: addr}, []byte("zip"), io.Discard)
+		var te *Error
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, KindConnect, te.Kind)
+	})
+	t.Run("cancelled context ends a long wait", func(t *testing.T) {
+		s := startServer(t, good, func(c net.Conn, req []byte) { time.Sleep(3 * time.Second) })
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := Exchange(ctx, cfg(pinned{good.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		require.Error(t, err)
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+}
+
+// A server that resets the first connections is retried, and the retry
+// succeeds; with no retries left the reset is reported.
+func TestExchangeRetriesReset(t *testing.T) {
+	now := time.Now()
+	good := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	resets := 2
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			reset := resets > 0
+			resets--
+			mu.Unlock()
+			if reset {
+				c.(*net.TCPConn).SetLinger(0) // close with RST
+				c.Close()
+				continue
+			}
+			go func() {
+				tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{good}})
+				defer tc.Close()
+				var hdr [4]byte
+				if _, err := io.ReadFull(tc, hdr[:]); err != nil {
+					return
+				}
+				io.ReadFull(tc, make([]byte, binary.BigEndian.Uint32(hdr[:])))
+				tc.Write([]byte("ok"))
+			}()
+		}
+	}()
+	c := cfg(pinned{good.Certificate[0]})
+	c.Retries = 3
+	var out strings.Builder
+	_, err = Exchange(context.Background(), c, Server{Addr: ln.Addr().String()}, []byte("zip"), &out)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", out.String())
+
+	mu.Lock()
+	resets = 1
+	mu.Unlock()
+	c.Retries = 0
+	_, err = Exchange(context.Background(), c, Server{Addr: ln.Addr().String()}, []byte("zip"), io.Discard)
+	var te *Error
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, KindReset, te.Kind)
+}
+
+func TestLoadCertDir(t *testing.T) {
+	now := time.Now()
+	a := selfSigned(t, now, now.Add(time.Hour)).Certificate[0]
+	b := selfSigned(t, now, now.Add(time.Hour)).Certificate[0]
+	c := selfSigned(t, now, now.Add(time.Hour)).Certificate[0]
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), a, 0o644))
+	pemBoth := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})...)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "more.pem"), pemBoth, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a cert"), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+
+	d, err := LoadCertDir(dir)
+	require.NoError(t, err)
+	assert.Equal(t, 3, d.Len())
+	for _, der := range [][]byte{a, b, c} {
+		assert.True(t, d.Trusts(der))
+	}
+	assert.False(t, d.Trusts(a[:len(a)-1]))
+
+	_, err = LoadCertDir(filepath.Join(dir, "missing"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -1,0 +1,140 @@
+package interop
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fixtures are written into each case's working directory.
+var fixtures = map[string]string{
+	"hello.stp":        "probe begin { printf(\"Hello World!\\n\"); exit() }\n",
+	"args.stp":         "probe begin { printf(\"%s %d\\n\", @1, $2); exit() }\n",
+	"usetap.stp":       "probe begin { printf(\"%d\\n\", mytapfunc()); exit() }\n",
+	"tapdir/mytap.stp": "function mytapfunc() { return 42 }\n",
+	"bad.stp":          "probe begin { printf(\"unterminated }\n",
+}
+
+func writeFixtures(t *testing.T, dir string) {
+	t.Helper()
+	for name, body := range fixtures {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	}
+}
+
+// removeProducts deletes what a run left beside the fixtures.
+func removeProducts(t *testing.T, dir string) {
+	t.Helper()
+	for _, f := range listFiles(t, dir) {
+		if _, fixture := fixtures[f]; fixture || f == "tapdir" {
+			continue
+		}
+		require.NoError(t, os.RemoveAll(filepath.Join(dir, f)))
+	}
+}
+
+var moduleFile = regexp.MustCompile(`^stap_[0-9a-f]{32}_[0-9]+\.ko$`)
+
+// TestDifferential runs each invocation through the real stap
+// (--use-server=IP:PORT) and through stap-client (--server=IP:PORT) against
+// the same real server, in the same directory, and requires the same
+// stdout, stderr (after normalizing temp paths and timings), exit status
+// and files left behind.
+func TestDifferential(t *testing.T) {
+	rel := theLab.get(t, "LAB_RELEASE")
+	hello := `probe begin { printf("Hello World!\n"); exit() }`
+	cases := []struct {
+		name  string
+		args  []string
+		stdin string
+		// module is true when a .ko must be saved in the cwd.
+		module bool
+	}{
+		{name: "p1 inline", args: []string{"-r", rel, "-p1", "-e", hello}},
+		{name: "p2 file", args: []string{"-r", rel, "-p2", "hello.stp"}},
+		{name: "p4 module saved", args: []string{"-r", rel, "-p4", "-e", hello}, module: true},
+		{name: "-m NAME", args: []string{"-r", rel, "-p4", "-m", "hellomod", "hello.stp"}, module: true},
+		{name: "script args", args: []string{"-r", rel, "-p2", "args.stp", "foo bar", "42"}},
+		{name: "stdin script", args: []string{"-r", rel, "-p2", "-"}, stdin: hello + "\n"},
+		{name: "-I tapset dir", args: []string{"-r", rel, "-p2", "-I", "tapdir", "usetap.stp"}},
+		{name: "parse error", args: []string{"-r", rel, "-p2", "bad.stp"}},
+		{name: "semantic error", args: []string{"-r", rel, "-p2", "-e", "probe begin { x = nosuchfunc() }"}},
+		{name: "missing script", args: []string{"-r", rel, "-p2", "nosuch.stp"}},
+		{name: "verbose", args: []string{"-v", "-r", rel, "-p2", "hello.stp"}},
+		{name: "permuted options", args: []string{"hello.stp", "-p2", "-r", rel}},
+		{name: "release mismatch forces pass 4", args: []string{"-r", rel, "-e", hello}, module: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cwd := t.TempDir()
+			writeFixtures(t, cwd)
+
+			stap := runIn(t, cwd, theLab.get(t, "LAB_STAP_HOME"), tc.stdin,
+				append([]string{"stap", "--use-server=" + theLab.server(t)}, tc.args...)...)
+			removeProducts(t, cwd)
+			ours := runIn(t, cwd, t.TempDir(), tc.stdin,
+				append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR")}, tc.args...)...)
+
+			assert.Equal(t, normalize(stap.stdout), normalize(ours.stdout), "stdout")
+			assert.Equal(t, normalize(stap.stderr), normalize(ours.stderr), "stderr")
+			assert.Equal(t, stap.code, ours.code, "exit status")
+			assert.Equal(t, stap.files, ours.files, "files left in the cwd")
+			if tc.module {
+				var kos []string
+				for _, f := range ours.files {
+					if strings.HasSuffix(f, ".ko") {
+						kos = append(kos, f)
+					}
+				}
+				require.Len(t, kos, 1, "one module saved: %v", ours.files)
+				if !strings.Contains(strings.Join(tc.args, " "), "-m") {
+					assert.Regexp(t, moduleFile, kos[0])
+				}
+				data, err := os.ReadFile(filepath.Join(cwd, kos[0]))
+				require.NoError(t, err)
+				assert.Equal(t, "\x7fELF", string(data[:4]), "a real kernel module")
+			}
+		})
+	}
+}
+
+// TestUntrustedServerRefused: with a trust store that does not hold the
+// server's certificate, nothing is sent, stap's lines are printed, and our
+// own line names the server and what to do.
+func TestUntrustedServerRefused(t *testing.T) {
+	cwd := t.TempDir()
+	writeFixtures(t, cwd)
+	logPath := theLab.get(t, "LAB_SERVER_LOG")
+	before, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+
+	ours := runIn(t, cwd, t.TempDir(), "", theLab.bin, "--server="+theLab.server(t),
+		"--ssl="+theLab.get(t, "LAB_UNTRUSTED_CERTDIR"), "-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp")
+	assert.Equal(t, 1, ours.code)
+	assert.Empty(t, ours.stdout)
+	lines := strings.Split(strings.TrimSpace(ours.stderr), "\n")
+	require.Len(t, lines, 3, ours.stderr)
+	assert.Equal(t, "Unable to connect to a server.", lines[0])
+	assert.Contains(t, lines[1], "stap-client: ERROR: server host=unknown address="+theLab.get(t, "LAB_ADDR"))
+	assert.Contains(t, lines[1], "not trusted")
+	assert.Contains(t, lines[1], "nothing was sent")
+	assert.Equal(t, "Passes: via server failed.  Try again with another '-v' option.", lines[2])
+
+	// The real stap, trusting nothing, says the same first and last lines.
+	stap := runIn(t, cwd, t.TempDir(), "", "stap", "--use-server="+theLab.server(t), "-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp")
+	assert.Equal(t, stap.code, ours.code)
+	stapLines := strings.Split(strings.TrimSpace(normalize(stap.stderr)), "\n")
+	assert.Equal(t, []string{lines[0], lines[2]}, stapLines)
+
+	after, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	added := string(after[len(before):])
+	assert.NotContains(t, added, "Client version is", "the untrusted server must receive no request")
+}

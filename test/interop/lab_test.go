@@ -1,0 +1,158 @@
+// Package interop runs stap-client and the real stap side by side against
+// the real stap-serverd that test/lab/up.sh starts in a network namespace.
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// lab is what test/lab/up.sh wrote to lab.env.
+type lab struct {
+	vars map[string]string
+	bin  string // the stap-client binary under test
+}
+
+func (l *lab) get(t *testing.T, k string) string {
+	t.Helper()
+	v, ok := l.vars[k]
+	require.True(t, ok, "lab.env has no %s", k)
+	return v
+}
+
+func (l *lab) server(t *testing.T) string {
+	return l.get(t, "LAB_ADDR") + ":" + l.get(t, "LAB_PORT")
+}
+
+var theLab *lab
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	path := os.Getenv("LAB_ENV")
+	if path == "" {
+		if os.Getenv("SKIP_INTEROP") == "1" {
+			fmt.Println("######## NOTICE: SKIP_INTEROP=1: real-server interop tests are NOT run ########")
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "interop: LAB_ENV is not set: run `make test`, which starts the real compile server (test/lab/up.sh), or set SKIP_INTEROP=1 to leave this tier out")
+		return 1
+	}
+	vars, err := readEnv(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interop:", err)
+		return 1
+	}
+	bin := os.Getenv("STAP_CLIENT_BIN")
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "stap-client-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "interop:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		bin = filepath.Join(dir, "stap-client")
+		out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "interop: building stap-client: %v\n%s", err, out)
+			return 1
+		}
+	}
+	theLab = &lab{vars: vars, bin: bin}
+	return m.Run()
+}
+
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the lab description: %w", err)
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: bad line %q", path, line)
+		}
+		vars[strings.TrimPrefix(k, "export ")] = strings.Trim(v, `"'`)
+	}
+	return vars, sc.Err()
+}
+
+// outcome is one client run.
+type outcome struct {
+	stdout, stderr string
+	code           int
+	files          []string // files left in the cwd, sorted
+}
+
+// runIn runs argv inside the lab's network namespace with a clean
+// environment, in cwd, and lists what it left there.
+func runIn(t *testing.T, cwd, home, stdin string, argv ...string) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	full := append([]string{"netns", "exec", theLab.get(t, "LAB_NETNS"), "env", "-i",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + home, "LANG=C.UTF-8"}, argv...)
+	cmd := exec.CommandContext(ctx, "ip", full...)
+	cmd.Dir = cwd
+	cmd.Stdin = strings.NewReader(stdin)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return outcome{stdout: so.String(), stderr: se.String(), code: code, files: listFiles(t, cwd)}
+}
+
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+var normalizers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`/tmp/stap[A-Za-z0-9]{6}`), "/tmp/stapXXXXXX"},
+	{regexp.MustCompile(`in [0-9]+usr/[0-9]+sys/[0-9]+real ms\.`), "in Nusr/Nsys/Nreal ms."},
+	{regexp.MustCompile(`using [0-9]+virt/[0-9]+res/[0-9]+shr/[0-9]+data kb, `), "using MEM kb, "},
+	// A Debian patch to stap prints this after failures; upstream does not.
+	{regexp.MustCompile(`(?m)^Tip: /usr/share/doc/systemtap/README\.Debian should help you get started\.\n`), ""},
+}
+
+func normalize(s string) string {
+	for _, n := range normalizers {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	return s
+}
