@@ -103,9 +103,14 @@ func (r *run) logf(level int, format string, args ...any) {
 func Run(ctx context.Context, env Env) int {
 	r := &run{env: env, start: time.Now()}
 	args := env.Args
-	rc, err := stapargs.ReadRC(env.getenv)
+	rc, err := stapargs.ReadRCLookup(env.LookupEnv)
 	if err != nil {
-		r.ours("reading the rc file", err)
+		var rce *stapargs.RCError
+		if errors.As(err, &rce) {
+			fmt.Fprint(env.Stderr, rce.Error()) // stap prints it without a newline
+		} else {
+			r.ours("reading the rc file", err)
+		}
 		return 1
 	}
 	args = append(rc, args...)
@@ -138,6 +143,9 @@ func Run(ctx context.Context, env Env) int {
 func (r *run) printParseError(err error) {
 	var ue *stapargs.UsageError
 	if errors.As(err, &ue) {
+		if ue.ShowVersion {
+			printVersion(r.env.Stdout, r.env.Version)
+		}
 		for _, l := range ue.Lines {
 			r.errf("%s", l)
 		}

@@ -1,0 +1,242 @@
+// Package stapargs parses a stap 4.8 command line the way stap itself does:
+// GNU getopt_long over stap's option table (plus stap-client's own --server
+// and --ssl), then stap's parse_cmdline and check_options rules. The result
+// is a typed Invocation; every message stap would print is reproduced
+// exactly so the caller can print it unchanged.
+//
+// The option table returned by Options is the single source of truth for
+// the parser, shell completions and man-page checks.
+package stapargs
+
+// ArgKind says whether an option takes a value, as in getopt_long.
+type ArgKind int
+
+const (
+	// NoArgument options take no value: `-k`, `--ldd`.
+	NoArgument ArgKind = iota
+	// RequiredArgument options take a value attached (`-p4`, `--tmpdir=D`)
+	// or from the next argv (`-p 4`, `--tmpdir D`).
+	RequiredArgument
+	// OptionalArgument options take a value only in the `--opt=v` form.
+	OptionalArgument
+)
+
+// Class says what stap-client does with an option.
+type Class int
+
+const (
+	// Forward options are sent to the compile server, in stap's attached
+	// form (`-p4`, `--privilege=stapusr`).
+	Forward Class = iota + 1
+	// Shipped options name local files that travel inside the request
+	// (`-I DIR` becomes `-I tapset/...`).
+	Shipped
+	// Local options act on the client only (pass 5, temp dir, colours).
+	Local
+	// NeedsLocalStap options need a local systemtap translator and cannot
+	// work with a compile server.
+	NeedsLocalStap
+	// Info options print help or the version and exit.
+	Info
+	// ServerControl options choose, list or trust compile servers.
+	ServerControl
+	// ClientOwn options are stap-client's own (2011 stap-client).
+	ClientOwn
+)
+
+var classNames = [...]string{
+	Forward:        "forward",
+	Shipped:        "shipped",
+	Local:          "local",
+	NeedsLocalStap: "needs-local-stap",
+	Info:           "info",
+	ServerControl:  "server-control",
+	ClientOwn:      "client-own",
+}
+
+func (c Class) String() string {
+	if c > 0 && int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+// Option is one entry of the option table. An entry with both Short and
+// Long set is one option with two spellings (-h/--help).
+type Option struct {
+	Short     byte   // the short letter, 0 if none
+	Long      string // the long name without "--", "" if none
+	Arg       ArgKind
+	ArgName   string   // placeholder for help and completions, "" if no value
+	Values    []string // the known values, for completions; nil if free-form
+	SynonymOf string   // the long name this one is an alias of (colour → color)
+	Class     Class
+}
+
+// Spellings returns the ways to write the option: "-h", "--help".
+func (o Option) Spellings() []string {
+	var s []string
+	if o.Short != 0 {
+		s = append(s, "-"+string(o.Short))
+	}
+	if o.Long != "" {
+		s = append(s, "--"+o.Long)
+	}
+	return s
+}
+
+// key names the option for the parser's dispatch: the long name if any.
+func (o *Option) key() string {
+	if o.Long != "" {
+		return o.Long
+	}
+	return string(o.Short)
+}
+
+// ShortOptions is stap 4.8's getopt short-option string (cmdline.h).
+const ShortOptions = "hVvtp:I:e:E:o:R:r:a:m:kgPc:x:D:bs:uqiwl:d:L:FS:B:J:jWG:T:"
+
+// Version is the stap release whose behaviour is reproduced; --compatible
+// is checked against it.
+const Version = "4.8"
+
+var (
+	whenValues      = []string{"always", "auto", "never"}
+	privilegeValues = []string{"stapusr", "stapsys", "stapdev"}
+)
+
+// table is stap 4.8's stap_long_options in its exact order (the order
+// matters: glibc lists ambiguous candidates in table order), then
+// stap-client's own long options, then the short-only options in
+// ShortOptions order. It is never modified; Options hands out copies.
+var table = [...]Option{
+	{Long: "skip-badvars", Class: Forward},
+	{Long: "vp", Arg: RequiredArgument, ArgName: "N", Class: Forward},
+	{Long: "unprivileged", Class: Forward},
+	{Long: "client-options", Class: NeedsLocalStap},
+	{Short: 'h', Long: "help", Class: Info},
+	{Long: "disable-cache", Class: Local},
+	{Long: "poison-cache", Class: Local},
+	{Long: "clean-cache", Class: NeedsLocalStap},
+	{Long: "compatible", Arg: RequiredArgument, ArgName: "VERSION", Class: Forward},
+	{Long: "ldd", Class: NeedsLocalStap},
+	{Long: "use-server", Arg: OptionalArgument, ArgName: "SERVER-SPEC", Class: ServerControl},
+	{Long: "list-servers", Arg: OptionalArgument, ArgName: "PROPERTIES", Class: ServerControl,
+		Values: []string{"all", "specified", "online", "trusted", "signer", "compatible"}},
+	{Long: "trust-servers", Arg: OptionalArgument, ArgName: "TRUST-SPEC", Class: ServerControl,
+		Values: []string{"ssl", "signer", "all-users", "revoke", "no-prompt"}},
+	{Long: "use-server-on-error", Arg: OptionalArgument, ArgName: "yes/no", Class: NeedsLocalStap,
+		Values: []string{"yes", "no"}},
+	{Long: "use-http-server", Arg: RequiredArgument, ArgName: "SERVER-SPEC", Class: NeedsLocalStap},
+	{Long: "all-modules", Class: NeedsLocalStap},
+	{Long: "sign-module", Arg: OptionalArgument, ArgName: "PATH", Class: NeedsLocalStap},
+	{Long: "remote", Arg: RequiredArgument, ArgName: "HOSTNAME", Class: NeedsLocalStap},
+	{Long: "remote-prefix", Class: NeedsLocalStap},
+	{Long: "check-version", Class: Forward},
+	{Short: 'V', Long: "version", Class: Info},
+	{Long: "tmpdir", Arg: RequiredArgument, ArgName: "NAME", Class: Local},
+	{Long: "download-debuginfo", Arg: OptionalArgument, ArgName: "OPTION", Class: Local,
+		Values: []string{"yes", "no", "ask"}},
+	{Long: "dump-probe-types", Class: Forward},
+	{Long: "dump-probe-aliases", Class: Forward},
+	{Long: "dump-functions", Class: Forward},
+	{Long: "privilege", Arg: RequiredArgument, ArgName: "PRIVILEGE_LEVEL", Values: privilegeValues, Class: Forward},
+	{Long: "suppress-handler-errors", Class: Local},
+	{Long: "modinfo", Arg: RequiredArgument, ArgName: "NM=VAL", Class: NeedsLocalStap},
+	{Long: "rlimit-as", Arg: RequiredArgument, ArgName: "NUM", Class: Local},
+	{Long: "rlimit-cpu", Arg: RequiredArgument, ArgName: "NUM", Class: Local},
+	{Long: "rlimit-nproc", Arg: RequiredArgument, ArgName: "NUM", Class: Local},
+	{Long: "rlimit-stack", Arg: RequiredArgument, ArgName: "NUM", Class: Local},
+	{Long: "rlimit-fsize", Arg: RequiredArgument, ArgName: "NUM", Class: Local},
+	{Long: "sysroot", Arg: RequiredArgument, ArgName: "DIR", Class: NeedsLocalStap},
+	{Long: "sysenv", Arg: RequiredArgument, ArgName: "VAR=VALUE", Class: NeedsLocalStap},
+	{Long: "suppress-time-limits", Class: Forward},
+	{Long: "runtime", Arg: RequiredArgument, ArgName: "MODE", Values: []string{"kernel", "bpf", "dyninst"}, Class: Local},
+	{Long: "dyninst", Class: Local},
+	{Long: "bpf", Class: Local},
+	{Long: "benchmark-sdt", Class: NeedsLocalStap},
+	{Long: "benchmark-sdt-loops", Arg: RequiredArgument, ArgName: "NUM", Class: NeedsLocalStap},
+	{Long: "benchmark-sdt-threads", Arg: RequiredArgument, ArgName: "NUM", Class: NeedsLocalStap},
+	{Long: "color", Arg: OptionalArgument, ArgName: "WHEN", Values: whenValues, Class: Local},
+	{Long: "colour", Arg: OptionalArgument, ArgName: "WHEN", Values: whenValues, SynonymOf: "color", Class: Local},
+	{Long: "prologue-searching", Arg: OptionalArgument, ArgName: "WHEN", Values: whenValues, Class: Local},
+	{Long: "save-uprobes", Class: Local},
+	{Long: "target-namespaces", Arg: RequiredArgument, ArgName: "PID", Class: Local},
+	{Long: "monitor", Arg: OptionalArgument, ArgName: "INTERVAL", Class: Local},
+	{Short: 'i', Long: "interactive", Class: NeedsLocalStap},
+	{Long: "example", Class: NeedsLocalStap},
+	{Long: "no-global-var-display", Class: Local},
+
+	// stap-client's own (2011 man page); after stap's so that stap's
+	// ambiguity messages keep their order.
+	{Long: "server", Arg: RequiredArgument, ArgName: "HOST|IP[:PORT]", Class: ClientOwn},
+	{Long: "ssl", Arg: RequiredArgument, ArgName: "DIRNAME", Class: ClientOwn},
+
+	// Short-only options, in ShortOptions order (h, V and i are above).
+	{Short: 'v', Class: Forward},
+	{Short: 't', Class: Forward},
+	{Short: 'p', Arg: RequiredArgument, ArgName: "NUM", Values: []string{"1", "2", "3", "4", "5"}, Class: Forward},
+	{Short: 'I', Arg: RequiredArgument, ArgName: "DIR", Class: Shipped},
+	{Short: 'e', Arg: RequiredArgument, ArgName: "SCRIPT", Class: Forward},
+	{Short: 'E', Arg: RequiredArgument, ArgName: "SCRIPT", Class: Forward},
+	{Short: 'o', Arg: RequiredArgument, ArgName: "FILE", Class: Forward},
+	{Short: 'R', Arg: RequiredArgument, ArgName: "DIR", Class: NeedsLocalStap},
+	{Short: 'r', Arg: RequiredArgument, ArgName: "RELEASE", Class: Forward},
+	{Short: 'a', Arg: RequiredArgument, ArgName: "ARCH", Class: Forward},
+	{Short: 'm', Arg: RequiredArgument, ArgName: "MODULE", Class: Forward},
+	{Short: 'k', Class: Local},
+	{Short: 'g', Class: Forward},
+	{Short: 'P', Class: Forward},
+	{Short: 'c', Arg: RequiredArgument, ArgName: "CMD", Class: Forward},
+	{Short: 'x', Arg: RequiredArgument, ArgName: "PID", Class: Forward},
+	{Short: 'D', Arg: RequiredArgument, ArgName: "NM=VAL", Class: Forward},
+	{Short: 'b', Class: Forward},
+	{Short: 's', Arg: RequiredArgument, ArgName: "NUM", Class: Forward},
+	{Short: 'u', Class: Forward},
+	{Short: 'q', Class: Forward},
+	{Short: 'w', Class: Forward},
+	{Short: 'l', Arg: RequiredArgument, ArgName: "PROBE", Class: Forward},
+	{Short: 'd', Arg: RequiredArgument, ArgName: "OBJECT", Class: Forward},
+	{Short: 'L', Arg: RequiredArgument, ArgName: "PROBE", Class: Forward},
+	{Short: 'F', Class: Forward},
+	{Short: 'S', Arg: RequiredArgument, ArgName: "size[,n]", Class: Forward},
+	{Short: 'B', Arg: RequiredArgument, ArgName: "NM=VAL", Class: Forward},
+	{Short: 'J', Arg: RequiredArgument, ArgName: "ARG", Class: NeedsLocalStap},
+	{Short: 'j', Class: NeedsLocalStap},
+	{Short: 'W', Class: Forward},
+	{Short: 'G', Arg: RequiredArgument, ArgName: "VAR=VAL", Class: Local},
+	{Short: 'T', Arg: RequiredArgument, ArgName: "TIME", Class: Local},
+}
+
+// Options returns the option table, in table order, as a fresh copy.
+func Options() []Option {
+	out := make([]Option, len(table))
+	for i, o := range table {
+		o.Values = append([]string(nil), o.Values...)
+		out[i] = o
+	}
+	return out
+}
+
+// Lookup finds an option by spelling: "-p", "--tmpdir" (exact names only,
+// no prefixes).
+func Lookup(spelling string) (Option, bool) {
+	for _, o := range Options() {
+		for _, s := range o.Spellings() {
+			if s == spelling {
+				return o, true
+			}
+		}
+	}
+	return Option{}, false
+}
+
+// shortOption finds the table entry for a short letter.
+func shortOption(c byte) *Option {
+	for i := range table {
+		if c != 0 && table[i].Short == c {
+			return &table[i]
+		}
+	}
+	return nil
+}

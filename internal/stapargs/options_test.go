@@ -1,0 +1,192 @@
+package stapargs
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stap48Long is release-4.8 cmdline.cxx stap_long_options, in order, with
+// n/r/o for no/required/optional argument.
+var stap48Long = []struct {
+	name string
+	arg  ArgKind
+}{
+	{"skip-badvars", NoArgument}, {"vp", RequiredArgument}, {"unprivileged", NoArgument},
+	{"client-options", NoArgument}, {"help", NoArgument}, {"disable-cache", NoArgument},
+	{"poison-cache", NoArgument}, {"clean-cache", NoArgument}, {"compatible", RequiredArgument},
+	{"ldd", NoArgument}, {"use-server", OptionalArgument}, {"list-servers", OptionalArgument},
+	{"trust-servers", OptionalArgument}, {"use-server-on-error", OptionalArgument},
+	{"use-http-server", RequiredArgument}, {"all-modules", NoArgument}, {"sign-module", OptionalArgument},
+	{"remote", RequiredArgument}, {"remote-prefix", NoArgument}, {"check-version", NoArgument},
+	{"version", NoArgument}, {"tmpdir", RequiredArgument}, {"download-debuginfo", OptionalArgument},
+	{"dump-probe-types", NoArgument}, {"dump-probe-aliases", NoArgument}, {"dump-functions", NoArgument},
+	{"privilege", RequiredArgument}, {"suppress-handler-errors", NoArgument}, {"modinfo", RequiredArgument},
+	{"rlimit-as", RequiredArgument}, {"rlimit-cpu", RequiredArgument}, {"rlimit-nproc", RequiredArgument},
+	{"rlimit-stack", RequiredArgument}, {"rlimit-fsize", RequiredArgument}, {"sysroot", RequiredArgument},
+	{"sysenv", RequiredArgument}, {"suppress-time-limits", NoArgument}, {"runtime", RequiredArgument},
+	{"dyninst", NoArgument}, {"bpf", NoArgument}, {"benchmark-sdt", NoArgument},
+	{"benchmark-sdt-loops", RequiredArgument}, {"benchmark-sdt-threads", RequiredArgument},
+	{"color", OptionalArgument}, {"colour", OptionalArgument}, {"prologue-searching", OptionalArgument},
+	{"save-uprobes", NoArgument}, {"target-namespaces", RequiredArgument}, {"monitor", OptionalArgument},
+	{"interactive", NoArgument}, {"example", NoArgument}, {"no-global-var-display", NoArgument},
+}
+
+func TestLongOptionsAreStap48InOrder(t *testing.T) {
+	require.Len(t, stap48Long, 52)
+	var got []Option
+	for _, o := range Options() {
+		if o.Long != "" {
+			got = append(got, o)
+		}
+	}
+	require.Len(t, got, 54, "52 of stap 4.8 plus --server and --ssl")
+	for i, want := range stap48Long {
+		assert.Equal(t, want.name, got[i].Long, "entry %d", i)
+		assert.Equal(t, want.arg, got[i].Arg, "--%s", want.name)
+	}
+	assert.Equal(t, "server", got[52].Long)
+	assert.Equal(t, RequiredArgument, got[52].Arg)
+	assert.Equal(t, "ssl", got[53].Long)
+	assert.Equal(t, RequiredArgument, got[53].Arg)
+}
+
+func TestShortOptionsMatchGetoptString(t *testing.T) {
+	var b strings.Builder
+	seen := map[byte]Option{}
+	for _, o := range Options() {
+		if o.Short != 0 {
+			_, dup := seen[o.Short]
+			require.False(t, dup, "-%c twice", o.Short)
+			seen[o.Short] = o
+		}
+	}
+	for i := 0; i < len(ShortOptions); i++ {
+		c := ShortOptions[i]
+		if c == ':' {
+			continue
+		}
+		o, ok := seen[c]
+		require.True(t, ok, "-%c missing from the table", c)
+		b.WriteByte(c)
+		if o.Arg == RequiredArgument {
+			b.WriteByte(':')
+		}
+		require.NotEqual(t, OptionalArgument, o.Arg, "-%c", c)
+		delete(seen, c)
+	}
+	assert.Empty(t, seen, "short options not in stap's string")
+	assert.Equal(t, ShortOptions, b.String())
+}
+
+func TestOptionsNotIn48AreUnrecognized(t *testing.T) {
+	for _, name := range []string{"build-as", "language-server", "debug", "semantic-keep-going"} {
+		_, ok := Lookup("--" + name)
+		assert.False(t, ok, name)
+		_, err := Parse([]string{"--" + name, "x.stp"}, ParseOptions{Prog: "stap-client"})
+		assertUsage(t, err, true, "stap-client: unrecognized option '--"+name+"'")
+	}
+}
+
+func TestOptionsReturnsACopy(t *testing.T) {
+	a := Options()
+	a[0].Long = "changed"
+	for i := range a {
+		if a[i].Values != nil {
+			a[i].Values[0] = "changed"
+		}
+	}
+	b := Options()
+	assert.Equal(t, "skip-badvars", b[0].Long)
+	for _, o := range b {
+		assert.NotContains(t, o.Values, "changed")
+	}
+}
+
+func TestClasses(t *testing.T) {
+	want := map[string]Class{
+		"-v": Forward, "-p": Forward, "-e": Forward, "-m": Forward, "-x": Forward, "--privilege": Forward,
+		"--vp": Forward, "--unprivileged": Forward, "--compatible": Forward, "--dump-functions": Forward,
+		"-I": Shipped,
+		"-k": Local, "-G": Local, "-T": Local, "--tmpdir": Local, "--color": Local, "--runtime": Local,
+		"-R": NeedsLocalStap, "-i": NeedsLocalStap, "--interactive": NeedsLocalStap, "--remote": NeedsLocalStap,
+		"--remote-prefix": NeedsLocalStap, "--sysroot": NeedsLocalStap, "--sysenv": NeedsLocalStap,
+		"--ldd": NeedsLocalStap, "--all-modules": NeedsLocalStap, "--modinfo": NeedsLocalStap,
+		"--clean-cache": NeedsLocalStap, "--example": NeedsLocalStap, "--use-server-on-error": NeedsLocalStap,
+		"--use-http-server": NeedsLocalStap, "--benchmark-sdt": NeedsLocalStap,
+		"--benchmark-sdt-loops": NeedsLocalStap, "--benchmark-sdt-threads": NeedsLocalStap,
+		"--client-options": NeedsLocalStap, "--sign-module": NeedsLocalStap, "-J": NeedsLocalStap, "-j": NeedsLocalStap,
+		"-h": Info, "--help": Info, "-V": Info, "--version": Info,
+		"--use-server": ServerControl, "--list-servers": ServerControl, "--trust-servers": ServerControl,
+		"--server": ClientOwn, "--ssl": ClientOwn,
+	}
+	for spelling, class := range want {
+		o, ok := Lookup(spelling)
+		require.True(t, ok, spelling)
+		assert.Equal(t, class, o.Class, spelling)
+	}
+	for _, o := range Options() {
+		assert.NotEqual(t, "unknown", o.Class.String(), o.Spellings())
+	}
+}
+
+// TestEveryOptionIsHandled runs each option with a harmless value and checks
+// the parser has a case for it.
+func TestEveryOptionIsHandled(t *testing.T) {
+	values := map[string]string{
+		"p": "4", "s": "1", "x": "1", "T": "1", "G": "a=1", "D": "A", "S": "1", "a": "x86_64", "m": "m",
+		"vp": "1", "compatible": "4.0", "privilege": "stapdev", "runtime": "kernel", "color": "auto",
+		"colour": "auto", "prologue-searching": "auto", "target-namespaces": "1", "monitor": "1",
+		"modinfo": "a=b", "rlimit-as": "1", "rlimit-cpu": "1", "rlimit-nproc": "1", "rlimit-stack": "1",
+		"rlimit-fsize": "1", "download-debuginfo": "yes", "use-server-on-error": "yes", "sysenv": "A=B",
+	}
+	unhandled := map[string]string{"J": "Unhandled argument code 74", "j": "Unhandled argument code 106",
+		"use-http-server": "Unhandled argument code 13"}
+	for _, o := range Options() {
+		o := o
+		t.Run(o.key(), func(t *testing.T) {
+			argv := []string{}
+			if o.key() == "sysenv" {
+				argv = append(argv, "--sysroot=/")
+			}
+			sp := o.Spellings()[0]
+			switch o.Arg {
+			case RequiredArgument:
+				v, ok := values[o.key()]
+				if !ok {
+					v = "val"
+				}
+				argv = append(argv, sp, v)
+			case OptionalArgument:
+				v, ok := values[o.key()]
+				if !ok {
+					v = "val"
+				}
+				argv = append(argv, "--"+o.Long+"="+v)
+			default:
+				argv = append(argv, sp)
+			}
+			if o.key() == "suppress-time-limits" {
+				argv = append([]string{"-g"}, argv...)
+			}
+			argv = append(argv, "x.stp")
+			inv, err := Parse(argv, ParseOptions{})
+			if msg, ok := unhandled[o.key()]; ok {
+				assertUsage(t, err, false, msg)
+				return
+			}
+			var ue *UsageError
+			if err != nil {
+				require.ErrorAs(t, err, &ue)
+				assert.NotContains(t, ue.Error(), "Unhandled argument code")
+				return
+			}
+			require.NotNil(t, inv)
+			if o.Class == NeedsLocalStap {
+				assert.Contains(t, inv.NeedsLocal, sp)
+			}
+		})
+	}
+}
