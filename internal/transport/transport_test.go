@@ -97,7 +97,7 @@ func (s *fakeServer) got() (int, int) {
 
 type pinned struct{ der []byte }
 
-func (p pinned) Name() string        { return "test-store" }
+func (p pinned) Name() string         { return "test-store" }
 func (p pinned) Trusts(d []byte) bool { return string(d) == string(p.der) }
 
 func cfg(stores ...Store) Config {
