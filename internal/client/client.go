@@ -4,9 +4,11 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -206,18 +208,37 @@ func (r *run) makeTmp() error {
 			base = "/tmp"
 		}
 	}
-	d, err := os.MkdirTemp(base, "stap")
+	d, err := mkdtemp(base, "stap")
 	if err != nil {
-		return fmt.Errorf("cannot create temporary directory: %w", err)
-	}
-	// MkdirTemp makes 0700 already; say so for the reader and for odd umasks.
-	if err := os.Chmod(d, 0o700); err != nil {
-		os.RemoveAll(d)
 		return fmt.Errorf("cannot create temporary directory: %w", err)
 	}
 	r.tmp = d
 	r.logf(2, "Created temporary directory \"%s\"", d)
 	return nil
+}
+
+// mkdtemp makes a private directory named like mkdtemp(3)'s PREFIXXXXXXX,
+// as stap's are, so paths in messages have the same shape.
+func mkdtemp(base, prefix string) (string, error) {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	for range 100 {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		for i := range b {
+			b[i] = chars[int(b[i])%len(chars)]
+		}
+		d := filepath.Join(base, prefix+string(b[:]))
+		err := os.Mkdir(d, 0o700)
+		if err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", errors.New("no unused name found")
 }
 
 func (r *run) cleanup() {
@@ -228,7 +249,11 @@ func (r *run) cleanup() {
 		r.errf("Keeping temporary directory \"%s\"", r.tmp)
 		return
 	}
-	os.RemoveAll(r.tmp)
+	if err := os.RemoveAll(r.tmp); err != nil {
+		r.errf("%s: WARNING: removing temporary directory %s: %v", Prog, r.tmp, err)
+		return
+	}
+	r.logf(2, "Removed temporary directory \"%s\"", r.tmp)
 }
 
 // compile is passes 1-4 on a server.
@@ -252,15 +277,26 @@ func (r *run) compile(ctx context.Context) int {
 		}
 		return 1
 	}
-	if r.verbose > 0 {
-		r.errf("Using a compile server.")
-	}
 	times := startTimes()
 	if err := r.makeTmp(); err != nil {
 		r.errf("ERROR: %v", err)
 		return 1
 	}
 	defer r.cleanup()
+	if r.verbose >= 2 {
+		tree := "/lib/modules/" + release + "/build"
+		if strings.HasPrefix(r.inv.Release, "/") {
+			tree = r.inv.Release
+		}
+		r.errf("Session arch: %s release: %s\nBuild tree: \"%s\"", arch, release, tree)
+	}
+	if r.verbose > 0 {
+		r.errf("Using a compile server.")
+	}
+	if r.verbose >= 2 {
+		r.errf("All specified servers:")
+		r.errf("%s", listing(candidates))
+	}
 
 	ok, winner := r.passes(ctx, release, arch, candidates)
 	if r.verbose > 0 {
@@ -361,6 +397,9 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 		var re *response.ReadError
 		if errors.As(err, &re) {
 			r.errf("%s", re.Msg)
+			if onlyVersion(serverDir) {
+				r.ours(fmt.Sprintf("the server sent back no result: it does not build for kernel release %s (it serves only the releases given to stap-serverd -r)", release), nil)
+			}
 		} else {
 			r.ours("reading the server response", err)
 		}
@@ -466,4 +505,11 @@ func errText(err error) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// onlyVersion is the reply of a server that does not serve the requested
+// kernel release: a version file and nothing else.
+func onlyVersion(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) == 1 && ents[0].Name() == "version"
 }

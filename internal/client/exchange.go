@@ -56,7 +56,7 @@ func (r *run) exchangeOne(ctx context.Context, cfg transport.Config, c discovery
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", zipPath, err)
 	}
-	_, err = transport.Exchange(ctx, cfg, transport.Server{Host: c.Host, Addr: c.AddrPort()}, req, f)
+	_, err = transport.Exchange(ctx, cfg, transport.Server{Host: c.Host, Addr: c.AddrPort(), Label: c.String()}, req, f)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("writing %s: %w", zipPath, cerr)
 	}

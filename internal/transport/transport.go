@@ -37,6 +37,8 @@ const MaxResponse = 1 << 30
 type Server struct {
 	Host string // host name for SNI and the name check; "" when unknown
 	Addr string // "ip:port" or "[ip]:port"
+	// Label names the server in verbose lines (stap's printout); Addr if "".
+	Label string
 }
 
 // Config is what an exchange needs besides the server.
@@ -164,7 +166,7 @@ func exchangeOnce(ctx context.Context, cfg Config, srv Server, req []byte, w io.
 			}
 			leaf = c
 			for _, s := range cfg.Stores {
-				cfg.logf(2, "Attempting SSL connection with %s\n  using certificates from the database in %s", srv.Addr, s.Name())
+				cfg.logf(2, "Attempting SSL connection with %s\n  using certificates from the database in %s", srv.label(), s.Name())
 				if s.Trusts(rawCerts[0]) {
 					trusted = s
 					break
@@ -223,6 +225,13 @@ func exchangeOnce(ctx context.Context, cfg Config, srv Server, req []byte, w io.
 		return res, &Error{Kind: KindNoReply, Server: srv, Op: "receiving the response from", Err: errors.New("the server closed the connection without a reply")}
 	}
 	return res, nil
+}
+
+func (s Server) label() string {
+	if s.Label != "" {
+		return s.Label
+	}
+	return s.Addr
 }
 
 // sniName sends a host name as SNI, never an address (the server ignores it).

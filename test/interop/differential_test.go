@@ -40,6 +40,8 @@ func removeProducts(t *testing.T, dir string) {
 	}
 }
 
+var vvFilter = regexp.MustCompile(`(?m)^(Running .*|Spawn waitpid result .*)\n`)
+
 var moduleFile = regexp.MustCompile(`^stap_[0-9a-f]{32}_[0-9]+\.ko$`)
 
 // TestDifferential runs each invocation through the real stap
@@ -56,6 +58,10 @@ func TestDifferential(t *testing.T) {
 		stdin string
 		// module is true when a .ko must be saved in the cwd.
 		module bool
+		// vv: compare at -vv, where stap also logs the zip, unzip, sed and
+		// rm commands it runs (we run none) and its version banner on
+		// stdout, and names its own trust database.
+		vv bool
 	}{
 		{name: "p1 inline", args: []string{"-r", rel, "-p1", "-e", hello}},
 		{name: "p2 file", args: []string{"-r", rel, "-p2", "hello.stp"}},
@@ -70,6 +76,9 @@ func TestDifferential(t *testing.T) {
 		{name: "verbose", args: []string{"-v", "-r", rel, "-p2", "hello.stp"}},
 		{name: "permuted options", args: []string{"hello.stp", "-p2", "-r", rel}},
 		{name: "release mismatch forces pass 4", args: []string{"-r", rel, "-e", hello}, module: true},
+		{name: "stapusr: signed module", args: []string{"--privilege=stapusr", "-r", rel, "-p4", "-e", hello}, module: true},
+		{name: "-k keeps the temp dir", args: []string{"-k", "-r", rel, "-p2", "hello.stp"}},
+		{name: "-vv", args: []string{"-vv", "-r", rel, "-p2", "hello.stp"}, vv: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +91,16 @@ func TestDifferential(t *testing.T) {
 			ours := runIn(t, cwd, t.TempDir(), tc.stdin,
 				append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR")}, tc.args...)...)
 
-			assert.Equal(t, normalize(stap.stdout), normalize(ours.stdout), "stdout")
+			if tc.vv {
+				stap.stderr = vvFilter.ReplaceAllString(stap.stderr, "")
+				stap.stderr = strings.ReplaceAll(stap.stderr, theLab.get(t, "LAB_STAP_HOME")+"/.systemtap/ssl/client", theLab.get(t, "LAB_CERTDIR"))
+				// stap's own banner comes first; the server's output follows.
+				banner, _, _ := strings.Cut(stap.stdout, "enabled features:")
+				assert.True(t, strings.HasPrefix(banner, "Systemtap translator/driver"), stap.stdout)
+				assert.True(t, strings.HasSuffix(stap.stdout, ours.stdout), "stdout: %q does not end %q", ours.stdout, stap.stdout)
+			} else {
+				assert.Equal(t, normalize(stap.stdout), normalize(ours.stdout), "stdout")
+			}
 			assert.Equal(t, normalize(stap.stderr), normalize(ours.stderr), "stderr")
 			assert.Equal(t, stap.code, ours.code, "exit status")
 			assert.Equal(t, stap.files, ours.files, "files left in the cwd")
@@ -137,4 +155,18 @@ func TestUntrustedServerRefused(t *testing.T) {
 	require.NoError(t, err)
 	added := string(after[len(before):])
 	assert.NotContains(t, added, "Client version is", "the untrusted server must receive no request")
+}
+
+// TestUnsupportedRelease: a server that does not build for the release sends
+// back only its version; stap's line is printed, then ours saying why.
+func TestUnsupportedRelease(t *testing.T) {
+	cwd := t.TempDir()
+	writeFixtures(t, cwd)
+	ours := runIn(t, cwd, t.TempDir(), "", theLab.bin, "--server="+theLab.server(t),
+		"--ssl="+theLab.get(t, "LAB_CERTDIR"), "-r", "5.0.0-fake", "-p2", "hello.stp")
+	assert.Equal(t, 1, ours.code)
+	assert.Regexp(t, `^Unable to open file '/tmp/stap[A-Za-z0-9]{6}/server/rc' for reading: No such file or directory
+stap-client: ERROR: the server sent back no result: it does not build for kernel release 5.0.0-fake .*
+Passes: via server failed.  Try again with another '-v' option.
+$`, ours.stderr)
 }
