@@ -389,7 +389,11 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 	}
 	if err := response.Unpack(zipPath, serverDir, response.DefaultLimits); err != nil {
 		r.errf("Unable to unzip the server response '%s'", zipPath)
-		r.ours("the server response was refused", err)
+		if errors.Is(err, response.ErrEmpty) {
+			r.ours(noReply(over), nil)
+		} else {
+			r.ours("the server response was refused", err)
+		}
 		return false, winner
 	}
 	res, err := response.Process(serverDir, response.Options{LastPass: r.inv.LastPass, HaveScript: r.inv.HaveScript, ModuleName: r.inv.ModuleName})

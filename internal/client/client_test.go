@@ -234,6 +234,7 @@ func TestRunNoReplyOversize(t *testing.T) {
 	r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p2", "-e", "probe begin {}"+big)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "WARNING: the request is")
+	assert.Contains(t, r.stderr, "Unable to unzip the server response")
 	assert.Contains(t, r.stderr, "most likely because the request is over its size limits")
 }
 

@@ -36,7 +36,10 @@ func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []disco
 	var fails []failure
 	for _, c := range cands {
 		err := r.exchangeOne(ctx, cfg, c, req, zipPath)
-		if err == nil {
+		var te *transport.Error
+		if err == nil || errors.As(err, &te) && te.Kind == transport.KindNoReply {
+			// A server that closes without replying was reached, as stap
+			// sees it: the empty response is reported when unpacked.
 			return c.String(), nil
 		}
 		if ctx.Err() != nil {
@@ -114,15 +117,18 @@ func reason(err error, over, haveSSL bool) string {
 			return "the connection was reset, most likely because the request is over the server's size limits (--max-compressed-request, --max-request-size)"
 		}
 		return fmt.Sprintf("the connection was reset: %v", te.Err)
-	case transport.KindNoReply:
-		if over {
-			return "the server closed the connection without a reply, most likely because the request is over its size limits (--max-compressed-request, --max-request-size)"
-		}
-		return "the server closed the connection without a reply; its log (stap-serverd --log) says why"
 	case transport.KindTimeout:
 		return fmt.Sprintf("timed out: %v", te.Err)
 	case transport.KindHandshake:
 		return fmt.Sprintf("the TLS handshake failed: %v", te.Err)
 	}
 	return te.Error()
+}
+
+// noReply explains an empty response.
+func noReply(over bool) string {
+	if over {
+		return "the server closed the connection without a reply, most likely because the request is over its size limits (--max-compressed-request, --max-request-size)"
+	}
+	return "the server closed the connection without a reply; its log (stap-serverd --log) says why"
 }

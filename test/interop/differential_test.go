@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -169,4 +170,30 @@ func TestUnsupportedRelease(t *testing.T) {
 stap-client: ERROR: the server sent back no result: it does not build for kernel release 5.0.0-fake .*
 Passes: via server failed.  Try again with another '-v' option.
 $`, ours.stderr)
+}
+
+// TestOversizeRequest: the real server drops a request over its default
+// limits without replying. stap-client warns before sending, prints stap's
+// line for the empty reply, and says what the likely cause is.
+func TestOversizeRequest(t *testing.T) {
+	cwd := t.TempDir()
+	var b strings.Builder
+	b.WriteString("probe begin {\n")
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, "  x%d = %d\n", i, (i*7919)%1000003*1000+i)
+	}
+	b.WriteString("}\n")
+	require.NoError(t, os.WriteFile(filepath.Join(cwd, "big.stp"), []byte(b.String()), 0o644))
+	args := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p2", "big.stp"}
+
+	stap := runIn(t, cwd, theLab.get(t, "LAB_STAP_HOME"), "", append([]string{"stap", "--use-server=" + theLab.server(t)}, args...)...)
+	ours := runIn(t, cwd, t.TempDir(), "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR")}, args...)...)
+	assert.Equal(t, 1, stap.code)
+	assert.Equal(t, 1, ours.code)
+	unzipLine := regexp.MustCompile(`(?m)^Unable to unzip the server response '/tmp/stap[A-Za-z0-9]{6}/server\.zip'$`)
+	assert.Regexp(t, unzipLine, stap.stderr)
+	assert.Regexp(t, unzipLine, ours.stderr)
+	assert.Regexp(t, `^stap-client: WARNING: the request is [0-9]+ bytes compressed`, ours.stderr)
+	assert.Contains(t, ours.stderr, "most likely because the request is over its size limits")
+	assert.Contains(t, ours.stderr, "Passes: via server failed.  Try again with another '-v' option.")
 }
