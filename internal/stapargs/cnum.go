@@ -29,19 +29,24 @@ func digitValue(c byte) int {
 	return 99
 }
 
-// strtoul is glibc strtoul for base 10 or 0 (auto: 0x hex, 0 octal). It
-// returns the value as C's unsigned long and the unconverted rest (the whole
-// input when nothing was converted).
-func strtoul(s string, base int) (uint64, string) {
+// cSign skips C's leading white space and one sign, as the strto*
+// functions do, returning where the digits start and whether it was '-'.
+func cSign(s string) (int, bool) {
 	i := 0
 	for i < len(s) && isCSpace(s[i]) {
 		i++
 	}
-	neg := false
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
+		return i + 1, s[i] == '-'
 	}
+	return i, false
+}
+
+// strtoul is glibc strtoul for base 10 or 0 (auto: 0x hex, 0 octal). It
+// returns the value as C's unsigned long and the unconverted rest (the whole
+// input when nothing was converted).
+func strtoul(s string, base int) (uint64, string) {
+	i, neg := cSign(s)
 	if base == 0 {
 		switch {
 		case i+2 < len(s) && s[i] == '0' && s[i+1]|0x20 == 'x' && digitValue(s[i+2]) < 16:
@@ -81,15 +86,7 @@ func cInt(v uint64) int { return int(int32(uint32(v))) }
 // strtod is glibc strtod in the C locale: the value and the unconverted
 // rest (the whole input when nothing was converted).
 func strtod(s string) (float64, string) {
-	i := 0
-	for i < len(s) && isCSpace(s[i]) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
+	i, neg := cSign(s)
 	sign := 1.0
 	if neg {
 		sign = -1

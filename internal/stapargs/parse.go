@@ -756,15 +756,7 @@ func contains(list []string, s string) bool {
 
 // atoi is C's atoi (strtol, then a cast to int).
 func atoi(s string) int {
-	i := 0
-	for i < len(s) && isCSpace(s[i]) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
+	i, neg := cSign(s)
 	var v uint64
 	saturated := false
 	for ; i < len(s) && isDigit(s[i]); i++ {
