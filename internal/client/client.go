@@ -41,6 +41,7 @@ type Env struct {
 	Timeouts  transport.Timeouts
 	Lookup    discovery.LookupFunc
 	Version   string // stap-client's own version, for --version
+	UID       int    // the effective user, who must own private databases
 }
 
 // OSEnv is the real environment.
@@ -61,6 +62,7 @@ func OSEnv(args []string, version string) (Env, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", h)
 		},
 		Version: version,
+		UID:     os.Geteuid(),
 	}, nil
 }
 
@@ -332,23 +334,6 @@ func (r *run) servers(ctx context.Context) ([]discovery.Candidate, error) {
 		specs = append(specs, s)
 	}
 	return discovery.Direct(ctx, specs, r.env.Lookup)
-}
-
-// stores loads the trust stores: each --ssl directory in order.
-func (r *run) stores() []transport.Store {
-	var out []transport.Store
-	for _, dir := range r.inv.SSLDirs {
-		d, err := transport.LoadCertDir(dir)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // stap skips a missing database silently
-			}
-			r.errf("%s: WARNING: %v", Prog, err)
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
 }
 
 // passes builds the request, exchanges it and processes the response. It

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/transport"
 )
@@ -20,7 +21,14 @@ type failure struct {
 // exchange tries each candidate in order until one answers; the response
 // goes to zipPath. It returns the winner's printout, or "" and the failures.
 func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []discovery.Candidate, zipPath string) (string, []failure) {
-	stores := r.stores()
+	stores := certdb.Load(ctx, certdb.Locations(r.inv.SSLDirs, r.env.LookupEnv), r.env.UID, func(w string) {
+		r.errf("%s: WARNING: %s", Prog, w)
+	})
+	if r.verbose >= 3 {
+		for _, s := range stores {
+			r.errf("Using the certificate database in %s", s.Name())
+		}
+	}
 	cfg := transport.Config{
 		Stores:   stores,
 		Timeouts: r.env.Timeouts,
@@ -37,9 +45,11 @@ func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []disco
 	for _, c := range cands {
 		err := r.exchangeOne(ctx, cfg, c, req, zipPath)
 		var te *transport.Error
-		if err == nil || errors.As(err, &te) && te.Kind == transport.KindNoReply {
+		if err == nil || errors.As(err, &te) && te.Connected && (te.Kind == transport.KindNoReply || over) {
 			// A server that closes without replying was reached, as stap
-			// sees it: the empty response is reported when unpacked.
+			// sees it: the empty response is reported when unpacked. One
+			// that drops an oversized request may also reset the
+			// connection or stop reading it while we still write.
 			return c.String(), nil
 		}
 		if ctx.Err() != nil {

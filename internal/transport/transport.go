@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stap-client/stap-client/internal/certdb"
 )
 
 // Timeouts bound each step. Idle bounds the silence between response bytes,
@@ -43,7 +45,7 @@ type Server struct {
 
 // Config is what an exchange needs besides the server.
 type Config struct {
-	Stores   []Store
+	Stores   []certdb.Store
 	Timeouts Timeouts
 	// Retries is how many more times a reset connection is tried.
 	Retries int
@@ -79,6 +81,9 @@ type Error struct {
 	Err    error
 	// Cert is the server's certificate when the handshake got that far.
 	Cert *x509.Certificate
+	// Connected: the handshake succeeded; the failure came while sending
+	// the request or reading the reply.
+	Connected bool
 }
 
 func (e *Error) Error() string {
@@ -89,7 +94,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Result tells which store trusted the server.
 type Result struct {
-	Store Store
+	Store certdb.Store
 	Cert  *x509.Certificate
 	Bytes int64 // response bytes written
 }
@@ -147,7 +152,7 @@ func exchangeOnce(ctx context.Context, cfg Config, srv Server, req []byte, w io.
 	defer stop()
 	defer raw.Close()
 
-	var trusted Store
+	var trusted certdb.Store
 	var leaf *x509.Certificate
 	tcfg := &tls.Config{
 		// Chain verification cannot be used: the server certificate is
@@ -206,7 +211,7 @@ func exchangeOnce(ctx context.Context, cfg Config, srv Server, req []byte, w io.
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(len(req)))
 	if _, err := conn.Write(append(hdr[:], req...)); err != nil {
-		return fail(classify(err, KindIO), "sending the request to", err)
+		return nil, &Error{Kind: classify(err, KindIO), Server: srv, Op: "sending the request to", Err: err, Connected: true}
 	}
 	res := &Result{Store: trusted, Cert: leaf}
 	r := &idleReader{conn: conn, raw: raw, idle: cfg.Timeouts.Idle}
@@ -216,13 +221,13 @@ func exchangeOnce(ctx context.Context, cfg Config, srv Server, req []byte, w io.
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		return res, &Error{Kind: classify(err, KindIO), Server: srv, Op: "receiving the response from", Err: err}
+		return res, &Error{Kind: classify(err, KindIO), Server: srv, Op: "receiving the response from", Err: err, Connected: true}
 	}
 	if n > MaxResponse {
 		return res, &Error{Kind: KindIO, Server: srv, Op: "receiving the response from", Err: fmt.Errorf("response larger than %d bytes", MaxResponse)}
 	}
 	if n == 0 {
-		return res, &Error{Kind: KindNoReply, Server: srv, Op: "receiving the response from", Err: errors.New("the server closed the connection without a reply")}
+		return res, &Error{Kind: KindNoReply, Server: srv, Op: "receiving the response from", Err: errors.New("the server closed the connection without a reply"), Connected: true}
 	}
 	return res, nil
 }

@@ -10,18 +10,16 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -100,7 +98,7 @@ type pinned struct{ der []byte }
 func (p pinned) Name() string         { return "test-store" }
 func (p pinned) Trusts(d []byte) bool { return string(d) == string(p.der) }
 
-func cfg(stores ...Store) Config {
+func cfg(stores ...certdb.Store) Config {
 	return Config{Stores: stores, Timeouts: Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second}, Backoff: 10 * time.Millisecond}
 }
 
@@ -237,28 +235,4 @@ func TestExchangeRetriesReset(t *testing.T) {
 	var te *Error
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, KindReset, te.Kind)
-}
-
-func TestLoadCertDir(t *testing.T) {
-	now := time.Now()
-	a := selfSigned(t, now, now.Add(time.Hour)).Certificate[0]
-	b := selfSigned(t, now, now.Add(time.Hour)).Certificate[0]
-	c := selfSigned(t, now, now.Add(time.Hour)).Certificate[0]
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), a, 0o644))
-	pemBoth := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c})...)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "more.pem"), pemBoth, 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a cert"), 0o644))
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
-
-	d, err := LoadCertDir(dir)
-	require.NoError(t, err)
-	assert.Equal(t, 3, d.Len())
-	for _, der := range [][]byte{a, b, c} {
-		assert.True(t, d.Trusts(der))
-	}
-	assert.False(t, d.Trusts(a[:len(a)-1]))
-
-	_, err = LoadCertDir(filepath.Join(dir, "missing"))
-	assert.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -47,7 +47,8 @@ var moduleFile = regexp.MustCompile(`^stap_[0-9a-f]{32}_[0-9]+\.ko$`)
 
 // TestDifferential runs each invocation through the real stap
 // (--use-server=IP:PORT) and through stap-client (--server=IP:PORT) against
-// the same real server, in the same directory, and requires the same
+// the same real server, in the same directory, both trusting the server
+// through the same NSS database, and requires the same
 // stdout, stderr (after normalizing temp paths and timings), exit status
 // and files left behind.
 func TestDifferential(t *testing.T) {
@@ -60,8 +61,7 @@ func TestDifferential(t *testing.T) {
 		// module is true when a .ko must be saved in the cwd.
 		module bool
 		// vv: compare at -vv, where stap also logs the zip, unzip, sed and
-		// rm commands it runs (we run none) and its version banner on
-		// stdout, and names its own trust database.
+		// rm commands it runs (we run none) and its version banner on stdout.
 		vv bool
 	}{
 		{name: "p1 inline", args: []string{"-r", rel, "-p1", "-e", hello}},
@@ -89,12 +89,13 @@ func TestDifferential(t *testing.T) {
 			stap := runIn(t, cwd, theLab.get(t, "LAB_STAP_HOME"), tc.stdin,
 				append([]string{"stap", "--use-server=" + theLab.server(t)}, tc.args...)...)
 			removeProducts(t, cwd)
-			ours := runIn(t, cwd, t.TempDir(), tc.stdin,
-				append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR")}, tc.args...)...)
+			// Trust comes from the NSS database the real stap wrote with
+			// --trust-servers: the private one, found through HOME.
+			ours := runIn(t, cwd, theLab.get(t, "LAB_STAP_HOME"), tc.stdin,
+				append([]string{theLab.bin, "--server=" + theLab.server(t)}, tc.args...)...)
 
 			if tc.vv {
 				stap.stderr = vvFilter.ReplaceAllString(stap.stderr, "")
-				stap.stderr = strings.ReplaceAll(stap.stderr, theLab.get(t, "LAB_STAP_HOME")+"/.systemtap/ssl/client", theLab.get(t, "LAB_CERTDIR"))
 				// stap's own banner comes first; the server's output follows.
 				banner, _, _ := strings.Cut(stap.stdout, "enabled features:")
 				assert.True(t, strings.HasPrefix(banner, "Systemtap translator/driver"), stap.stdout)
@@ -196,4 +197,35 @@ func TestOversizeRequest(t *testing.T) {
 	assert.Regexp(t, `^stap-client: WARNING: the request is [0-9]+ bytes compressed`, ours.stderr)
 	assert.Contains(t, ours.stderr, "most likely because the request is over its size limits")
 	assert.Contains(t, ours.stderr, "Passes: via server failed.  Try again with another '-v' option.")
+}
+
+// TestTrustSources: certificate files given with --ssl are trusted; an NSS
+// database that others may write is refused with a warning, and then the
+// server is not trusted.
+func TestTrustSources(t *testing.T) {
+	cwd := t.TempDir()
+	writeFixtures(t, cwd)
+	args := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp"}
+	empty := t.TempDir()
+
+	files := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR")}, args...)...)
+	assert.Equal(t, 0, files.code, files.stderr)
+
+	db := filepath.Join(t.TempDir(), "db")
+	require.NoError(t, os.MkdirAll(db, 0o755))
+	src := filepath.Join(theLab.get(t, "LAB_STAP_HOME"), ".systemtap/ssl/client")
+	for _, f := range []string{"cert9.db", "key4.db"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(db, f), data, 0o644))
+	}
+	viaSSL := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
+	assert.Equal(t, 0, viaSSL.code, viaSSL.stderr)
+
+	require.NoError(t, os.Chmod(db, 0o775))
+	unsafe := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
+	assert.Equal(t, 1, unsafe.code)
+	assert.Contains(t, unsafe.stderr, "stap-client: WARNING: Certificate database '"+db+"' must not be writable by the group\n")
+	assert.Contains(t, unsafe.stderr, "stap-client: WARNING: Unable to use certificate database '"+db+"' due to errors\n")
+	assert.Contains(t, unsafe.stderr, "not trusted")
 }

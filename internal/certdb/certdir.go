@@ -1,4 +1,4 @@
-package transport
+package certdb
 
 import (
 	"bytes"
@@ -8,14 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 )
-
-// Store is a set of certificates the user trusts for compile servers.
-type Store interface {
-	// Name is shown in messages (the directory).
-	Name() string
-	// Trusts reports whether the DER certificate is trusted as an SSL peer.
-	Trusts(der []byte) bool
-}
 
 // CertDir is a directory of PEM or DER certificate files (a server's
 // stap.cert, say): every certificate in it is trusted.
