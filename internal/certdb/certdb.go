@@ -63,6 +63,7 @@ const (
 	ckaCertType     = 0x80
 	ckaIssuer       = 0x81
 	ckaSerial       = 0x82
+	ckaSubject      = 0x101
 	ckaTrustServer  = 0xce536358
 	ckaTrustClient  = 0xce536359
 	ckaTrustCode    = 0xce53635a
@@ -199,7 +200,17 @@ func readObjects(ctx context.Context, path string) ([]object, error) {
 		return nil, err
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SELECT * FROM nssPublic")
+	return readObjectsConn(ctx, db)
+}
+
+// querier is a *sql.DB or, inside a write transaction, a *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func readObjectsConn(ctx context.Context, q querier) ([]object, error) {
+	const path = "cert9.db"
+	rows, err := q.QueryContext(ctx, "SELECT * FROM nssPublic")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Base(path), err)
 	}
@@ -270,7 +281,11 @@ func readKeyDB(ctx context.Context, path string) (keyDB, error) {
 		return keyDB{}, err
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SELECT id, item1, item2 FROM metaData")
+	return readKeyDBConn(ctx, db)
+}
+
+func readKeyDBConn(ctx context.Context, q querier) (keyDB, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id, item1, item2 FROM metaData")
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
 			return keyDB{state: KeyUninitialized}, nil

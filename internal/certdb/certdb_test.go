@@ -2,6 +2,8 @@ package certdb
 
 import (
 	"context"
+	"crypto/x509"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -133,4 +135,10 @@ func FuzzOpen(f *testing.F) {
 			_ = db.Trusts(c[:10])
 		}
 	})
+}
+
+func TestCertinfo(t *testing.T) {
+	for serial, want := range map[int64]string{0xcc197147: "00:cc:19:71:47", 0x4c197147: "4c:19:71:47", 0: "00", 0x80: "00:80"} {
+		assert.Equal(t, want, Certinfo(&x509.Certificate{SerialNumber: big.NewInt(serial)}))
+	}
 }

@@ -111,7 +111,7 @@ func reason(err error, over, haveSSL bool) string {
 	case transport.KindUntrusted:
 		serial := ""
 		if te.Cert != nil {
-			serial = " (certificate serial " + discovery.Certinfo(te.Cert) + ")"
+			serial = " (certificate serial " + certdb.Certinfo(te.Cert) + ")"
 		}
 		hint := "give --ssl=DIR with a directory holding the server's certificate (stap.cert in the server's ~/.systemtap/ssl/server)"
 		if haveSSL {

@@ -2,9 +2,7 @@ package discovery
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
-	"math/big"
 	"net/netip"
 	"testing"
 
@@ -79,10 +77,4 @@ func TestDirect(t *testing.T) {
 	s, _ = ParseSpec("nowhere:1")
 	_, err = Direct(context.Background(), []Spec{s}, lookup)
 	assert.ErrorContains(t, err, "resolving server nowhere")
-}
-
-func TestCertinfo(t *testing.T) {
-	for serial, want := range map[int64]string{0xcc197147: "00:cc:19:71:47", 0x4c197147: "4c:19:71:47", 0: "00", 0x80: "00:80"} {
-		assert.Equal(t, want, Certinfo(&x509.Certificate{SerialNumber: big.NewInt(serial)}))
-	}
 }
