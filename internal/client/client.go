@@ -141,6 +141,12 @@ func Run(ctx context.Context, env Env) int {
 	for _, w := range inv.Warnings {
 		r.errf("%s", w)
 	}
+	if inv.TrustServers != "" {
+		trusted := r.manageTrust(ctx)
+		if !inv.HaveScript && !inv.DumpMode {
+			return exitCode(trusted)
+		}
+	}
 	return r.compile(ctx)
 }
 
@@ -171,9 +177,6 @@ func (r *run) checkSupported() error {
 	}
 	if len(inv.ListServers) > 0 {
 		return errors.New("--list-servers needs server discovery, which this build does not do yet")
-	}
-	if inv.TrustServers != "" {
-		return errors.New("--trust-servers needs the NSS certificate databases, which this build does not manage yet")
 	}
 	if inv.Runtime != "" && inv.Runtime != "kernel" {
 		return fmt.Errorf("--runtime=%s cannot be used with a compile server: servers build kernel modules only", inv.Runtime)
@@ -501,4 +504,11 @@ func errText(err error) string {
 func onlyVersion(dir string) bool {
 	ents, err := os.ReadDir(dir)
 	return err == nil && len(ents) == 1 && ents[0].Name() == "version"
+}
+
+func exitCode(ok bool) int {
+	if ok {
+		return 0
+	}
+	return 1
 }

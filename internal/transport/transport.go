@@ -276,3 +276,43 @@ func classify(err error, def Kind) Kind {
 	}
 	return def
 }
+
+// FetchCertificate makes a trust-only connection, as stap's --trust-servers
+// does: the handshake with no verification, to learn the server's
+// certificate, then a zero length (which the server takes as "trust only")
+// and close without reading.
+func FetchCertificate(ctx context.Context, cfg Config, srv Server) (*x509.Certificate, error) {
+	d := net.Dialer{Timeout: cfg.Timeouts.Connect}
+	raw, err := d.DialContext(ctx, "tcp", srv.Addr)
+	if err != nil {
+		return nil, &Error{Kind: classify(err, KindConnect), Server: srv, Op: "connecting to", Err: err}
+	}
+	defer raw.Close()
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	var leaf *x509.Certificate
+	conn := tls.Client(raw, &tls.Config{
+		InsecureSkipVerify: true, // the point is to see the certificate before trusting it
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         sniName(srv.Host),
+		VerifyPeerCertificate: func(rawCerts [][]byte, _ [][]*x509.Certificate) error {
+			if len(rawCerts) == 0 {
+				return errors.New("the server sent no certificate")
+			}
+			c, err := x509.ParseCertificate(rawCerts[0])
+			if err != nil {
+				return fmt.Errorf("parsing the server certificate: %w", err)
+			}
+			leaf = c
+			return nil
+		},
+	})
+	_ = raw.SetDeadline(time.Now().Add(cfg.Timeouts.Handshake))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, &Error{Kind: classify(err, KindHandshake), Server: srv, Op: "TLS handshake with", Err: err}
+	}
+	// Best effort: the certificate is what we came for.
+	_, _ = conn.Write([]byte{0, 0, 0, 0})
+	_ = conn.Close()
+	return leaf, nil
+}

@@ -236,3 +236,18 @@ func TestExchangeRetriesReset(t *testing.T) {
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, KindReset, te.Kind)
 }
+
+func TestFetchCertificate(t *testing.T) {
+	now := time.Now()
+	good := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
+	s := startServer(t, good, func(c net.Conn, req []byte) {})
+	c, err := FetchCertificate(context.Background(), cfg(), Server{Addr: s.ln.Addr().String()})
+	require.NoError(t, err)
+	assert.Equal(t, good.Certificate[0], c.Raw)
+	time.Sleep(50 * time.Millisecond)
+	n, _ := s.got()
+	assert.Equal(t, 1, n, "one zero-length request")
+	s.mu.Lock()
+	assert.Empty(t, s.received[0])
+	s.mu.Unlock()
+}
