@@ -269,3 +269,33 @@ func TestRunFailover(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, modName+".ko\n", r.stdout)
 }
+
+// An expired certificate gets stap's one extra round after 2 s.
+func TestRunExpiredRetriesOnce(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	conns := make(chan struct{}, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- struct{}{}
+			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
+		}
+	}()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), der, 0o644))
+	r := runClient(t, "--server="+ln.Addr().String(), "--ssl="+dir, "-vv", "-p2", "-e", "probe begin {}")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "The server's certificate was expired. Trying again\n")
+	assert.Contains(t, r.stderr, "certificate has expired")
+	assert.Len(t, conns, 2, "one round, then one more")
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
@@ -41,6 +42,34 @@ func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []disco
 		// A stock server resets an oversized request; retrying cannot help.
 		cfg.Retries = 0
 	}
+	winner, fails := r.round(ctx, cfg, req, over, cands, zipPath)
+	if winner != "" || ctx.Err() != nil || !anyExpired(fails) {
+		return winner, fails
+	}
+	// stap's rule: a server with an expired certificate makes itself a new
+	// one, which may be trusted already; give it 2 s and try everything once
+	// more.
+	r.logf(2, "The server's certificate was expired. Trying again")
+	select {
+	case <-ctx.Done():
+		return "", fails
+	case <-time.After(2 * time.Second):
+	}
+	return r.round(ctx, cfg, req, over, cands, zipPath)
+}
+
+func anyExpired(fails []failure) bool {
+	for _, f := range fails {
+		var te *transport.Error
+		if errors.As(f.err, &te) && te.Kind == transport.KindExpired {
+			return true
+		}
+	}
+	return false
+}
+
+// round tries each candidate once, in order.
+func (r *run) round(ctx context.Context, cfg transport.Config, req []byte, over bool, cands []discovery.Candidate, zipPath string) (string, []failure) {
 	var fails []failure
 	for _, c := range cands {
 		err := r.exchangeOne(ctx, cfg, c, req, zipPath)
