@@ -144,6 +144,7 @@ func runClient(t *testing.T, args ...string) result {
 		Host:     request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
 		Timeouts: transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
 		Version:  "test",
+		UID:      os.Geteuid(),
 	}
 	code := Run(context.Background(), env)
 	return result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}
@@ -298,4 +299,15 @@ func TestRunExpiredRetriesOnce(t *testing.T) {
 	assert.Contains(t, r.stderr, "The server's certificate was expired. Trying again\n")
 	assert.Contains(t, r.stderr, "certificate has expired")
 	assert.Len(t, conns, 2, "one round, then one more")
+}
+
+// A legacy dbm: database is skipped with the conversion command; the next
+// store is still searched.
+func TestRunLegacyDatabaseHint(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	legacy, err := filepath.Abs("../certdb/testdata/db/legacy")
+	require.NoError(t, err)
+	r := runClient(t, "--server="+s.addr, "--ssl="+legacy, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "stap-client: WARNING: "+legacy+" holds a legacy NSS database (cert8.db), which stap-client cannot read; convert it with: certutil -M -n stap-server -t P,P,P -d sql:"+legacy+" && chmod 644 "+legacy+"/*.db\n", r.stderr)
 }
