@@ -129,6 +129,17 @@ func (d *DB) Trusts(der []byte) bool {
 	return false
 }
 
+// TrustedCerts are the certificates trusted as SSL peers.
+func (d *DB) TrustedCerts() []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range d.certs {
+		if c.SSLTrusted && c.X509 != nil {
+			out = append(out, c.X509)
+		}
+	}
+	return out
+}
+
 // Open reads the sql: database in dir. A directory without cert9.db is
 // os.ErrNotExist (wrapped); one with only cert8.db is a *LegacyError.
 func Open(ctx context.Context, dir string) (*DB, error) {

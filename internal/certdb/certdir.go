@@ -2,6 +2,7 @@ package certdb
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -101,4 +102,15 @@ func (d *CertDir) Trusts(der []byte) bool {
 		}
 	}
 	return false
+}
+
+// TrustedCerts are the directory's certificates that parse.
+func (d *CertDir) TrustedCerts() []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, der := range d.certs {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package certdb
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -58,6 +59,9 @@ type Store interface {
 	Name() string
 	// Trusts reports whether the DER certificate is trusted as an SSL peer.
 	Trusts(der []byte) bool
+	// TrustedCerts are the certificates trusted as SSL peers, whose serials
+	// discovery matches against the servers' certinfo.
+	TrustedCerts() []*x509.Certificate
 }
 
 // Load opens every location that exists, in order. Missing directories are

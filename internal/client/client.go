@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/response"
@@ -40,8 +41,9 @@ type Env struct {
 	Host      request.Host
 	Timeouts  transport.Timeouts
 	Lookup    discovery.LookupFunc
-	Version   string // stap-client's own version, for --version
-	UID       int    // the effective user, who must own private databases
+	Browser   discovery.Browser // mDNS
+	Version   string            // stap-client's own version, for --version
+	UID       int               // the effective user, who must own private databases
 }
 
 // OSEnv is the real environment.
@@ -63,6 +65,7 @@ func OSEnv(args []string, version string) (Env, error) {
 		},
 		Version: version,
 		UID:     os.Geteuid(),
+		Browser: discovery.Zeroconf{},
 	}, nil
 }
 
@@ -82,6 +85,7 @@ type run struct {
 	verbose int
 	start   time.Time
 	tmp     string
+	stores  []certdb.Store // loaded on first use
 }
 
 func (r *run) errf(format string, args ...any) {
@@ -272,12 +276,15 @@ func (r *run) compile(ctx context.Context) int {
 		r.ours("pass 5 (running the module with staprun) is not supported by this build yet; add -p4 to compile only", nil)
 		return 1
 	}
-	candidates, err := r.servers(ctx)
+	candidates, err := r.servers(ctx, release, arch)
 	if err != nil {
 		var se *discovery.SpecError
-		if errors.As(err, &se) {
+		switch {
+		case errors.As(err, &se):
 			r.errf("%s", se.Msg)
-		} else {
+		case errors.Is(err, errNoServer):
+			r.errf("Passes: via server failed.  Try again with another '-v' option.")
+		default:
 			r.ours(err.Error(), nil)
 		}
 		return 1
@@ -318,25 +325,6 @@ func (r *run) compile(ctx context.Context) int {
 		return 1
 	}
 	return 0
-}
-
-// servers resolves the --server specs into candidates.
-func (r *run) servers(ctx context.Context) ([]discovery.Candidate, error) {
-	if len(r.inv.Servers) == 0 {
-		return nil, errors.New("no --server=HOST:PORT given, and finding servers on the network (mDNS) is not supported by this build yet")
-	}
-	var specs []discovery.Spec
-	for _, raw := range r.inv.Servers {
-		if raw == "" {
-			return nil, errors.New("--use-server without a value needs server discovery, which this build does not do yet; give --server=HOST:PORT")
-		}
-		s, err := discovery.ParseSpec(raw)
-		if err != nil {
-			return nil, err
-		}
-		specs = append(specs, s)
-	}
-	return discovery.Direct(ctx, specs, r.env.Lookup)
 }
 
 // passes builds the request, exchanges it and processes the response. It

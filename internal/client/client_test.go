@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stap-client/stap-client/internal/certdb"
+	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/transport"
 )
@@ -127,6 +130,37 @@ type result struct {
 // directory, so the test can see that nothing is left behind there.
 func runClient(t *testing.T, args ...string) result {
 	t.Helper()
+	return runClientWith(t, nil, args...)
+}
+
+// noServers is a network where nobody answers (tests never send mDNS).
+type noServers struct{}
+
+func (noServers) Browse(ctx context.Context, _ chan<- discovery.Service) error {
+	<-ctx.Done()
+	return nil
+}
+
+// servicesAt answers at once with the given services.
+type servicesAt []discovery.Service
+
+func (s servicesAt) Browse(ctx context.Context, found chan<- discovery.Service) error {
+	for _, x := range s {
+		select {
+		case found <- x:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func runClientWith(t *testing.T, browser discovery.Browser, args ...string) result {
+	t.Helper()
+	if browser == nil {
+		browser = noServers{}
+	}
 	cwd, tmp := t.TempDir(), t.TempDir()
 	var so, se bytes.Buffer
 	env := Env{
@@ -137,6 +171,8 @@ func runClient(t *testing.T, args ...string) result {
 				return tmp, true
 			case "HOME":
 				return cwd, true
+			case DiscoveryTimeoutEnv:
+				return "300ms", true
 			}
 			return "", false
 		},
@@ -145,6 +181,7 @@ func runClient(t *testing.T, args ...string) result {
 		Timeouts: transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
 		Version:  "test",
 		UID:      os.Geteuid(),
+		Browser:  browser,
 	}
 	code := Run(context.Background(), env)
 	return result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}
@@ -243,8 +280,6 @@ func TestRunRefusesWhatNeedsLocalStap(t *testing.T) {
 	for _, args := range [][]string{
 		{"--server=127.0.0.1:1", "-R", "/rt", "-e", "probe begin {}"},
 		{"--server=127.0.0.1:1", "--runtime=bpf", "-p4", "-e", "probe begin {}"},
-		{"-p4", "-e", "probe begin {}"},
-		{"--server=127.0.0.1", "-p4", "-e", "probe begin {}"},
 	} {
 		r := runClient(t, args...)
 		assert.Equal(t, 1, r.code, args)
@@ -310,4 +345,45 @@ func TestRunLegacyDatabaseHint(t *testing.T) {
 	r := runClient(t, "--server="+s.addr, "--ssl="+legacy, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "stap-client: WARNING: "+legacy+" holds a legacy NSS database (cert8.db), which stap-client cannot read; convert it with: certutil -M -n stap-server -t P,P,P -d sql:"+legacy+" && chmod 644 "+legacy+"/*.db\n", r.stderr)
+}
+
+func TestRunDiscovery(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	ap, err := netip.ParseAddrPort(s.addr)
+	require.NoError(t, err)
+	der, err := os.ReadFile(filepath.Join(s.certDir, "stap.cert"))
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	serial := certdb.Certinfo(cert)
+	good := discovery.Service{Instance: "Systemtap Compile Server on srva", Host: "srva.local", Port: ap.Port(),
+		Addrs: []netip.Addr{ap.Addr()}, Sysinfo: "6.1.0-56-amd64 x86_64", Certinfo: serial, Version: "4.8"}
+	otherRel := good
+	otherRel.Instance, otherRel.Sysinfo = good.Instance+" #2", "6.18.44-fc x86_64"
+	untrusted := good
+	untrusted.Instance, untrusted.Host, untrusted.Certinfo, untrusted.Addrs = "on srvb", "srvb.local", "00:01:02:03:04", []netip.Addr{netip.MustParseAddr("127.0.0.9")}
+
+	t.Run("default spec picks the compatible trusted server", func(t *testing.T) {
+		r := runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, modName+".ko\n", r.stdout)
+	})
+	t.Run("host without a port", func(t *testing.T) {
+		r := runClientWith(t, servicesAt{untrusted, good}, "--server=srva", "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		require.Equal(t, 0, r.code, r.stderr)
+	})
+	t.Run("nothing suitable: stap's lines and why", func(t *testing.T) {
+		r := runClientWith(t, servicesAt{otherRel, untrusted}, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "Unable to find a suitable compile server.  [man stap-server]\nThe following servers are online:\n")
+		assert.Contains(t, r.stderr, "No servers matched the selection criteria of online,trusted,compatible.\n")
+		assert.Contains(t, r.stderr, "incompatible: it builds for \"6.18.44-fc x86_64\"")
+		assert.Contains(t, r.stderr, "untrusted: no trusted certificate has serial 00:01:02:03:04")
+		assert.True(t, strings.HasSuffix(r.stderr, "Passes: via server failed.  Try again with another '-v' option.\n"), r.stderr)
+	})
+	t.Run("nobody online", func(t *testing.T) {
+		r := runClient(t, "-p4", "-e", "probe begin { exit() }")
+		assert.Equal(t, 1, r.code)
+		assert.Equal(t, "Unable to find a suitable compile server.  [man stap-server]\nNo servers online to select from.\nPasses: via server failed.  Try again with another '-v' option.\n", r.stderr)
+	})
 }

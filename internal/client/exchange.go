@@ -22,9 +22,7 @@ type failure struct {
 // exchange tries each candidate in order until one answers; the response
 // goes to zipPath. It returns the winner's printout, or "" and the failures.
 func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []discovery.Candidate, zipPath string) (string, []failure) {
-	stores := certdb.Load(ctx, certdb.Locations(r.inv.SSLDirs, r.env.LookupEnv), r.env.UID, func(w string) {
-		r.errf("%s: WARNING: %s", Prog, w)
-	})
+	stores := r.trustStores(ctx)
 	if r.verbose >= 3 {
 		for _, s := range stores {
 			r.errf("Using the certificate database in %s", s.Name())

@@ -81,7 +81,7 @@ func (r *run) manageTrust(ctx context.Context) bool {
 		r.errf("%s", err.Error())
 		return false
 	}
-	cands, err := r.servers(ctx)
+	cands, err := r.trustCandidates(ctx)
 	if err != nil || len(cands) == 0 {
 		if len(r.inv.Servers) == 0 {
 			r.errf("No servers identified for trust")
@@ -169,4 +169,21 @@ func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []string
 		}
 	}
 	return ok
+}
+
+// trustCandidates are the servers named for --trust-servers; they must say
+// where to connect.
+func (r *run) trustCandidates(ctx context.Context) ([]discovery.Candidate, error) {
+	var specs []discovery.Spec
+	for _, raw := range r.inv.Servers {
+		if raw == "" {
+			continue
+		}
+		s, err := discovery.ParseSpec(raw)
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, s)
+	}
+	return discovery.Direct(ctx, specs, r.env.Lookup)
 }

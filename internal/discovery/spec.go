@@ -145,6 +145,8 @@ type Candidate struct {
 	Sysinfo  string
 	Version  string
 	Certinfo string
+	MOKs     []string
+	Instance string // the mDNS instance name, for messages
 }
 
 // AddrPort is the dialable "ip:port" form (IPv6 bracketed, zone kept).
@@ -167,8 +169,12 @@ func (c Candidate) String() string {
 	if c.Port != 0 {
 		port = strconv.Itoa(int(c.Port))
 	}
-	return fmt.Sprintf(" host=%s address=%s port=%s sysinfo=\"%s\" version=%s certinfo=\"%s\"",
+	s := fmt.Sprintf(" host=%s address=%s port=%s sysinfo=\"%s\" version=%s certinfo=\"%s\"",
 		or(c.Host, "unknown"), addr, port, or(c.Sysinfo, "unknown"), or(c.Version, "unknown"), or(c.Certinfo, "unknown"))
+	if len(c.MOKs) > 0 {
+		s += ` mok_fingerprints="` + strings.Join(c.MOKs, ", ") + `"`
+	}
+	return s
 }
 
 // LookupFunc resolves a host name to addresses (net.DefaultResolver.LookupNetIP

@@ -98,6 +98,8 @@ type pinned struct{ der []byte }
 func (p pinned) Name() string         { return "test-store" }
 func (p pinned) Trusts(d []byte) bool { return string(d) == string(p.der) }
 
+func (p pinned) TrustedCerts() []*x509.Certificate { return nil }
+
 func cfg(stores ...certdb.Store) Config {
 	return Config{Stores: stores, Timeouts: Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second}, Backoff: 10 * time.Millisecond}
 }

@@ -1,0 +1,182 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stap-client/stap-client/internal/certdb"
+	"github.com/stap-client/stap-client/internal/discovery"
+)
+
+// Discovery timing: browse until a usable server is known plus grace for
+// better-ordered ones, never longer than the deadline.
+const (
+	defaultDiscoveryDeadline = 2 * time.Second
+	discoveryGrace           = 200 * time.Millisecond
+	// DiscoveryTimeoutEnv overrides the deadline ("3s", "500ms", or seconds).
+	DiscoveryTimeoutEnv = "STAP_CLIENT_DISCOVERY_TIMEOUT"
+)
+
+func (r *run) discoveryDeadline() (time.Duration, error) {
+	v, ok := r.env.LookupEnv(DiscoveryTimeoutEnv)
+	if !ok || v == "" {
+		return defaultDiscoveryDeadline, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return 0, fmt.Errorf("%s=%q is not a duration (e.g. 2s)", DiscoveryTimeoutEnv, v)
+}
+
+// policy is what discovery must select for this run.
+func (r *run) policy(ctx context.Context, release, arch string) discovery.Policy {
+	p := discovery.Policy{Release: release, Arch: arch, Trusted: map[string]bool{}}
+	for _, s := range r.trustStores(ctx) {
+		for _, c := range s.TrustedCerts() {
+			p.Trusted[certdb.Certinfo(c)] = true
+		}
+	}
+	if r.inv.PrivilegeLevel() != "stapdev" {
+		p.NeedSigner = true
+		p.Signers = map[string]bool{}
+		// staprun trusts every certificate in its database as a signer.
+		if db, err := certdb.Open(ctx, SignerDir); err == nil {
+			for _, c := range db.Certs() {
+				if c.X509 != nil {
+					p.Signers[certdb.Certinfo(c.X509)] = true
+				}
+			}
+		}
+	}
+	return p
+}
+
+// trustStores loads the trust stores once per run, warning as it goes.
+func (r *run) trustStores(ctx context.Context) []certdb.Store {
+	if r.stores == nil {
+		r.stores = certdb.Load(ctx, certdb.Locations(r.inv.SSLDirs, r.env.LookupEnv), r.env.UID, func(w string) {
+			r.errf("%s: WARNING: %s", Prog, w)
+		})
+		if r.stores == nil {
+			r.stores = []certdb.Store{}
+		}
+	}
+	return r.stores
+}
+
+// servers turns --server specs and, where needed, mDNS answers into the
+// candidates to try, in order.
+func (r *run) servers(ctx context.Context, release, arch string) ([]discovery.Candidate, error) {
+	var direct, named []discovery.Spec
+	for _, raw := range r.inv.Servers {
+		if raw == "" {
+			continue // --use-server with no value: the default spec
+		}
+		s, err := discovery.ParseSpec(raw)
+		if err != nil {
+			return nil, err
+		}
+		if s.FullySpecified() && s.Serial == "" {
+			direct = append(direct, s)
+		} else {
+			named = append(named, s)
+		}
+	}
+	useDefault := len(r.inv.Servers) == 0 || len(direct)+len(named) < len(r.inv.Servers)
+	if len(named) == 0 && !useDefault {
+		return discovery.Direct(ctx, direct, r.env.Lookup)
+	}
+
+	p := r.policy(ctx, release, arch)
+	var specs []discovery.Spec
+	if !useDefault {
+		specs = named
+	}
+	online, err := r.discover(ctx, p, specs)
+	if err != nil {
+		return nil, err
+	}
+	resolve := discovery.ResolveFunc(ctx, r.env.Lookup)
+	use, verdicts := discovery.Select(online, specs, p, resolve)
+	if useDefault && len(specs) == 0 && len(named) > 0 {
+		more, v := discovery.Select(online, named, p, resolve)
+		use, verdicts = append(use, more...), append(verdicts, v...)
+	}
+	// Servers given with a port come first, in the order given.
+	first, err := discovery.Direct(ctx, direct, r.env.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	use = append(first, use...)
+	if len(use) == 0 {
+		r.explainNone(online, named, verdicts, p)
+		return nil, errNoServer
+	}
+	return use, nil
+}
+
+// errNoServer: the reasons are printed already.
+var errNoServer = errors.New("no suitable compile server")
+
+// discover browses mDNS until something usable is known or the deadline.
+func (r *run) discover(ctx context.Context, p discovery.Policy, specs []discovery.Spec) ([]discovery.Candidate, error) {
+	deadline, err := r.discoveryDeadline()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	resolve := discovery.ResolveFunc(ctx, r.env.Lookup)
+	ready := func(s []discovery.Service) bool {
+		use, _ := discovery.Select(discovery.Candidates(s), specs, p, resolve)
+		return len(use) > 0
+	}
+	if r.env.Browser == nil {
+		return nil, nil
+	}
+	start := time.Now()
+	svcs, err := discovery.Collect(ctx, r.env.Browser, ready, discoveryGrace)
+	if err != nil {
+		if errors.Is(err, discovery.ErrNoMulticast) {
+			r.errf("%s: WARNING: servers cannot be found on the network: %v; give --server=HOST:PORT", Prog, err)
+			return nil, nil
+		}
+		return nil, fmt.Errorf("finding servers on the network: %w", err)
+	}
+	online := discovery.Candidates(svcs)
+	r.logf(2, "%s: found %d server address(es) on the network in %d ms", Prog, len(online), time.Since(start).Milliseconds())
+	return online, nil
+}
+
+// explainNone prints stap's lines, then why each server was passed over.
+func (r *run) explainNone(online []discovery.Candidate, named []discovery.Spec, verdicts []discovery.Verdict, p discovery.Policy) {
+	r.errf("Unable to find a suitable compile server.  [man stap-server]")
+	if len(online) == 0 {
+		r.errf("No servers online to select from.")
+		return
+	}
+	r.errf("The following servers are online:")
+	r.errf("%s", listing(online))
+	if len(named) > 0 {
+		r.errf("The following servers were requested:")
+		var req []discovery.Candidate
+		for _, s := range named {
+			req = append(req, discovery.Candidate{Host: s.Host, Addr: s.Addr, Port: s.Port, Certinfo: s.Serial})
+		}
+		r.errf("%s", listing(req))
+	} else {
+		r.errf("No servers matched the selection criteria of %s.", p.DefaultCriteria())
+	}
+	for _, v := range verdicts {
+		if len(v.Reasons) > 0 {
+			r.errf("%s: server%s: %s", Prog, v.String(), strings.Join(v.Reasons, "; "))
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package discovery
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Policy is what this run needs of a server.
+type Policy struct {
+	Release, Arch string
+	Trusted       map[string]bool // certinfo serials trusted as SSL peers
+	// Signers are certinfo serials trusted as module signers; consulted only
+	// when NeedSigner (a privilege below stapdev).
+	Signers    map[string]bool
+	NeedSigner bool
+}
+
+// DefaultCriteria is stap's name for what the default spec selects.
+func (p Policy) DefaultCriteria() string {
+	if p.NeedSigner {
+		return "online,trusted,compatible,signer"
+	}
+	return "online,trusted,compatible"
+}
+
+// Verdict is a candidate with the reasons it cannot be used, if any.
+type Verdict struct {
+	Candidate
+	Reasons []string
+}
+
+// judge applies the filters; trust is one of them only for the default spec
+// (a named server is tried, and its handshake decides).
+func (p Policy) judge(c Candidate, needTrust bool) []string {
+	var why []string
+	if c.Sysinfo != p.Release+" "+p.Arch && c.Sysinfo != p.Arch {
+		why = append(why, "incompatible: it builds for \""+c.Sysinfo+"\", this run needs \""+p.Release+" "+p.Arch+"\"")
+	}
+	if needTrust && !p.Trusted[c.Certinfo] {
+		why = append(why, "untrusted: no trusted certificate has serial "+c.Certinfo+" (trust it with --trust-servers=ssl --server=HOST:PORT)")
+	}
+	if p.NeedSigner && !p.Signers[c.Certinfo] {
+		why = append(why, "not a trusted module signer (needed below --privilege=stapdev; root can add it with --trust-servers=signer)")
+	}
+	return why
+}
+
+// Select picks the candidates to try from what discovery found (online),
+// for the given specs (none: the default spec), in the order to try them.
+// Fully specified specs are not matched here (see Direct). It returns the
+// verdicts on every online candidate too, for messages.
+func Select(online []Candidate, specs []Spec, p Policy, resolve func(host string) []netip.Addr) (use []Candidate, verdicts []Verdict) {
+	if len(specs) == 0 {
+		for _, c := range online {
+			why := p.judge(c, true)
+			verdicts = append(verdicts, Verdict{c, why})
+			if len(why) == 0 {
+				use = append(use, c)
+			}
+		}
+		Order(use)
+		return use, verdicts
+	}
+	seen := map[int]bool{}
+	for _, s := range specs {
+		var mine []Candidate
+		for i, c := range online {
+			if !s.Matches(c, resolve) {
+				continue
+			}
+			why := p.judge(c, false)
+			if !seen[i] {
+				seen[i] = true
+				verdicts = append(verdicts, Verdict{c, why})
+			}
+			if len(why) == 0 {
+				mine = append(mine, c)
+			}
+		}
+		// The user's order between specs, the preferred order within one.
+		Order(mine)
+		use = append(use, mine...)
+	}
+	return use, verdicts
+}
+
+// Matches tells whether an advertised server is the one a spec without a
+// port names: by address, certificate serial, or host name (with or without
+// .local, or through the name's addresses).
+func (s Spec) Matches(c Candidate, resolve func(string) []netip.Addr) bool {
+	switch {
+	case s.Addr.IsValid():
+		return sameAddr(s.Addr, c.Addr)
+	case s.Serial != "":
+		return s.Serial == c.Certinfo
+	case s.Host != "":
+		h := strings.TrimSuffix(strings.ToLower(s.Host), ".")
+		ch := strings.TrimSuffix(strings.ToLower(c.Host), ".")
+		if h == ch || h+".local" == ch || strings.TrimSuffix(ch, ".local") == h {
+			return true
+		}
+		if resolve != nil {
+			for _, a := range resolve(s.Host) {
+				if sameAddr(a, c.Addr) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// sameAddr compares addresses; zones count only when both have one, as
+// stap compares scope ids.
+func sameAddr(a, b netip.Addr) bool {
+	a, b = a.Unmap(), b.Unmap()
+	if a.Zone() == "" || b.Zone() == "" {
+		a, b = a.WithZone(""), b.WithZone("")
+	}
+	return a == b
+}
+
+// Order sorts by protocol version, highest first, keeping the order of
+// equals (stap's sort is not stable; ours is, so the order is predictable).
+func Order(cs []Candidate) {
+	slices.SortStableFunc(cs, func(a, b Candidate) int {
+		switch {
+		case versionLess(b.Version, a.Version):
+			return -1
+		case versionLess(a.Version, b.Version):
+			return 1
+		}
+		return 0
+	})
+}
+
+// versionLess compares dotted versions per number; an empty one is lowest
+// and a prefix is smaller than the longer version.
+func versionLess(a, b string) bool {
+	if a == "" || b == "" {
+		return a == "" && b != ""
+	}
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, _ := strconv.ParseUint(as[i], 10, 64)
+		y, _ := strconv.ParseUint(bs[i], 10, 64)
+		if x != y {
+			return x < y
+		}
+	}
+	return len(as) < len(bs)
+}
+
+// ResolveFunc adapts a LookupFunc for Select's host matching.
+func ResolveFunc(ctx context.Context, lookup LookupFunc) func(string) []netip.Addr {
+	return func(h string) []netip.Addr {
+		if lookup == nil {
+			return nil
+		}
+		addrs, err := lookup(ctx, h)
+		if err != nil {
+			return nil
+		}
+		return addrs
+	}
+}
