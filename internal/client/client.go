@@ -145,6 +145,17 @@ func Run(ctx context.Context, env Env) int {
 	for _, w := range inv.Warnings {
 		r.errf("%s", w)
 	}
+	if len(inv.ListServers) > 0 {
+		release, arch, err := request.Target(env.Host, inv.Release, inv.Arch)
+		if err != nil {
+			r.ours("finding the target kernel", err)
+			return 1
+		}
+		listed := r.listServers(ctx, release, arch)
+		if !inv.HaveScript && !inv.DumpMode && inv.TrustServers == "" {
+			return exitCode(listed)
+		}
+	}
 	if inv.TrustServers != "" {
 		trusted := r.manageTrust(ctx)
 		if !inv.HaveScript && !inv.DumpMode {
@@ -178,9 +189,6 @@ func (r *run) checkSupported() error {
 	inv := r.inv
 	if len(inv.NeedsLocal) > 0 {
 		return fmt.Errorf("%s needs a local systemtap translator; stap-client only compiles on a compile server", inv.NeedsLocal[0])
-	}
-	if len(inv.ListServers) > 0 {
-		return errors.New("--list-servers needs server discovery, which this build does not do yet")
 	}
 	if inv.Runtime != "" && inv.Runtime != "kernel" {
 		return fmt.Errorf("--runtime=%s cannot be used with a compile server: servers build kernel modules only", inv.Runtime)

@@ -381,6 +381,18 @@ func TestRunDiscovery(t *testing.T) {
 		assert.Contains(t, r.stderr, "untrusted: no trusted certificate has serial 00:01:02:03:04")
 		assert.True(t, strings.HasSuffix(r.stderr, "Passes: via server failed.  Try again with another '-v' option.\n"), r.stderr)
 	})
+	t.Run("--list-servers", func(t *testing.T) {
+		r := runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.certDir, "--list-servers")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, "Systemtap Compile Server Status for 'online,trusted,compatible'\n"+good.Candidate(0).String()+"\n", r.stderr)
+		assert.Empty(t, r.stdout)
+		r = runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.certDir, "--list-servers=online,bogus")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, "WARNING: unsupported compile server property: bogus\nSystemtap Compile Server Status for 'online,bogus'\n"+
+			otherRel.Candidate(0).String()+"\n"+untrusted.Candidate(0).String()+"\n"+good.Candidate(0).String()+"\n", r.stderr)
+		r = runClient(t, "--list-servers=online")
+		assert.Equal(t, "Systemtap Compile Server Status for 'online'\nNo servers found\n", r.stderr)
+	})
 	t.Run("nobody online", func(t *testing.T) {
 		r := runClient(t, "-p4", "-e", "probe begin { exit() }")
 		assert.Equal(t, 1, r.code)

@@ -69,7 +69,7 @@ func anyExpired(fails []failure) bool {
 // round tries each candidate once, in order.
 func (r *run) round(ctx context.Context, cfg transport.Config, req []byte, over bool, cands []discovery.Candidate, zipPath string) (string, []failure) {
 	var fails []failure
-	for _, c := range cands {
+	for i, c := range cands {
 		err := r.exchangeOne(ctx, cfg, c, req, zipPath)
 		var te *transport.Error
 		if err == nil || errors.As(err, &te) && te.Connected && (te.Kind == transport.KindNoReply || over) {
@@ -83,8 +83,11 @@ func (r *run) round(ctx context.Context, cfg transport.Config, req []byte, over 
 			fails = append(fails, failure{c, ctx.Err()})
 			return "", fails
 		}
-		if r.verbose >= 2 {
+		switch {
+		case r.verbose >= 2:
 			r.errf("  Unable to connect: %v", err)
+		case r.verbose == 1 && i < len(cands)-1:
+			r.errf("%s: server%s: %s; trying the next one", Prog, c.String(), reason(err, over, false))
 		}
 		fails = append(fails, failure{c, err})
 	}

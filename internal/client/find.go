@@ -99,7 +99,7 @@ func (r *run) servers(ctx context.Context, release, arch string) ([]discovery.Ca
 	if !useDefault {
 		specs = named
 	}
-	online, err := r.discover(ctx, p, specs)
+	online, err := r.discover(ctx, p, specs, true)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (r *run) servers(ctx context.Context, release, arch string) ([]discovery.Ca
 var errNoServer = errors.New("no suitable compile server")
 
 // discover browses mDNS until something usable is known or the deadline.
-func (r *run) discover(ctx context.Context, p discovery.Policy, specs []discovery.Spec) ([]discovery.Candidate, error) {
+func (r *run) discover(ctx context.Context, p discovery.Policy, specs []discovery.Spec, early bool) ([]discovery.Candidate, error) {
 	deadline, err := r.discoveryDeadline()
 	if err != nil {
 		return nil, err
@@ -137,6 +137,9 @@ func (r *run) discover(ctx context.Context, p discovery.Policy, specs []discover
 	ready := func(s []discovery.Service) bool {
 		use, _ := discovery.Select(discovery.Candidates(s), specs, p, resolve)
 		return len(use) > 0
+	}
+	if !early {
+		ready = nil // a listing waits for every answer
 	}
 	if r.env.Browser == nil {
 		return nil, nil

@@ -234,13 +234,18 @@ func merge(a, b Service) Service {
 	return a
 }
 
+// Candidate is the service at its i-th address.
+func (s Service) Candidate(i int) Candidate {
+	return Candidate{Host: s.Host, Addr: s.Addrs[i], Port: s.Port, Sysinfo: s.Sysinfo, Version: s.Version, Certinfo: s.Certinfo, MOKs: s.MOKs, Instance: s.Instance}
+}
+
 // Candidates expands services into one candidate per address, as stap
 // lists them.
 func Candidates(services []Service) []Candidate {
 	var out []Candidate
 	for _, s := range services {
-		for _, a := range s.Addrs {
-			out = append(out, Candidate{Host: s.Host, Addr: a, Port: s.Port, Sysinfo: s.Sysinfo, Version: s.Version, Certinfo: s.Certinfo, MOKs: s.MOKs, Instance: s.Instance})
+		for i := range s.Addrs {
+			out = append(out, s.Candidate(i))
 		}
 	}
 	return out

@@ -28,9 +28,10 @@ type Timeouts struct {
 	Idle      time.Duration
 }
 
-// DefaultTimeouts suit a LAN server; Idle is long because a cold compile
-// sends nothing until it is done.
-var DefaultTimeouts = Timeouts{Connect: 5 * time.Second, Handshake: 20 * time.Second, Write: 30 * time.Second, Idle: 15 * time.Minute}
+// DefaultTimeouts suit a LAN server: a dead or blackholed server costs the
+// 2 s connect deadline, not the OS's minutes; Idle is long because a cold
+// compile sends nothing until it is done.
+var DefaultTimeouts = Timeouts{Connect: 2 * time.Second, Handshake: 20 * time.Second, Write: 30 * time.Second, Idle: 15 * time.Minute}
 
 // MaxResponse bounds the bytes read from a server (real replies are ~1 MB).
 const MaxResponse = 1 << 30

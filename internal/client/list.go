@@ -1,0 +1,196 @@
+package client
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/stap-client/stap-client/internal/certdb"
+	"github.com/stap-client/stap-client/internal/discovery"
+)
+
+// listOrder is the fixed order stap applies --list-servers words in: the
+// first present builds the list, each later one filters it.
+var listOrder = []string{"all", "specified", "online", "trusted", "signer", "compatible"}
+
+// listServers carries out each --list-servers value, as stap prints it (on
+// stderr). It reports success.
+func (r *run) listServers(ctx context.Context, release, arch string) bool {
+	p := r.policy(ctx, release, arch)
+	p.NeedSigner = false // a filter here only when asked for
+	var online []discovery.Candidate
+	browsed := false
+	ok := true
+	for _, spec := range r.inv.ListServers {
+		if spec == "" {
+			spec = "specified"
+		}
+		if spec == "specified" && len(nonEmpty(r.inv.Servers)) == 0 {
+			spec = r.defaultSpec()
+		}
+		words := map[string]bool{}
+		for _, w := range strings.Split(spec, ",") {
+			switch w {
+			case "all", "specified", "online", "trusted", "signer", "compatible":
+				words[w] = true
+			default:
+				r.errf("WARNING: unsupported compile server property: %s", w)
+			}
+		}
+		if !browsed && (words["all"] || words["online"] || words["specified"]) {
+			var err error
+			if online, err = r.discover(ctx, p, nil, false); err != nil {
+				r.ours(err.Error(), nil)
+				ok = false
+			}
+			browsed = true
+		}
+		list := r.buildList(ctx, words, online, p)
+		discovery.Order(list)
+		r.errf("Systemtap Compile Server Status for '%s'", spec)
+		found := false
+		for _, c := range list {
+			if c.Certinfo == "" {
+				continue // stap skips servers it knows no certificate of
+			}
+			r.errf("%s", c.String())
+			found = true
+		}
+		if !found {
+			r.errf("No servers found")
+		}
+	}
+	return ok
+}
+
+func (r *run) defaultSpec() string {
+	if r.inv.PrivilegeLevel() != "stapdev" {
+		return "online,trusted,compatible,signer"
+	}
+	return "online,trusted,compatible"
+}
+
+func nonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// buildList applies the words in stap's order.
+func (r *run) buildList(ctx context.Context, words map[string]bool, online []discovery.Candidate, p discovery.Policy) []discovery.Candidate {
+	signers := p.Signers
+	if signers == nil {
+		signers = map[string]bool{}
+		if db, err := certdb.Open(ctx, SignerDir); err == nil {
+			for _, c := range db.Certs() {
+				if c.X509 != nil {
+					signers[certdb.Certinfo(c.X509)] = true
+				}
+			}
+		}
+	}
+	// Known only from a database: a certificate serial and nothing else.
+	known := func(set map[string]bool) []discovery.Candidate {
+		var out []discovery.Candidate
+		for _, serial := range slices.Sorted(maps.Keys(set)) {
+			seen := false
+			for _, c := range online {
+				if c.Certinfo == serial {
+					out, seen = append(out, c), true
+				}
+			}
+			if !seen {
+				out = append(out, discovery.Candidate{Certinfo: serial})
+			}
+		}
+		return out
+	}
+	var list []discovery.Candidate
+	built := false
+	keep := func(f func(discovery.Candidate) bool) {
+		var out []discovery.Candidate
+		for _, c := range list {
+			if f(c) {
+				out = append(out, c)
+			}
+		}
+		list = out
+	}
+	for _, w := range listOrder {
+		if !words[w] {
+			continue
+		}
+		switch {
+		case w == "all":
+			list = append(append(append([]discovery.Candidate{}, online...), onlyOffline(known(p.Trusted))...), onlyOffline(known(signers))...)
+		case w == "specified" && !built:
+			list = r.specifiedList(ctx, online)
+		case w == "specified":
+			spec := r.specifiedList(ctx, online)
+			keep(func(c discovery.Candidate) bool { return contains(spec, c) })
+		case w == "online" && !built:
+			list = online
+		case w == "online":
+			keep(func(c discovery.Candidate) bool { return c.Addr.IsValid() && contains(online, c) })
+		case w == "trusted" && !built:
+			list = known(p.Trusted)
+		case w == "trusted":
+			keep(func(c discovery.Candidate) bool { return p.Trusted[c.Certinfo] })
+		case w == "signer" && !built:
+			list = known(signers)
+		case w == "signer":
+			keep(func(c discovery.Candidate) bool { return signers[c.Certinfo] })
+		case w == "compatible":
+			if !built {
+				list = online
+			}
+			keep(func(c discovery.Candidate) bool { return c.Sysinfo == p.Release+" "+p.Arch || c.Sysinfo == p.Arch })
+		}
+		built = true
+	}
+	return list
+}
+
+func onlyOffline(cs []discovery.Candidate) []discovery.Candidate {
+	var out []discovery.Candidate
+	for _, c := range cs {
+		if !c.Addr.IsValid() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func contains(list []discovery.Candidate, c discovery.Candidate) bool {
+	for _, x := range list {
+		if x.Addr == c.Addr && x.Port == c.Port && x.Certinfo == c.Certinfo {
+			return true
+		}
+	}
+	return false
+}
+
+// specifiedList: the online servers each --server names (with a port: the
+// one at that address and port).
+func (r *run) specifiedList(ctx context.Context, online []discovery.Candidate) []discovery.Candidate {
+	resolve := discovery.ResolveFunc(ctx, r.env.Lookup)
+	var out []discovery.Candidate
+	for _, raw := range nonEmpty(r.inv.Servers) {
+		s, err := discovery.ParseSpec(raw)
+		if err != nil {
+			r.errf("%s", err.Error())
+			continue
+		}
+		for _, c := range online {
+			if s.Matches(c, resolve) && (s.Port == 0 || s.Port == c.Port) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
