@@ -83,7 +83,6 @@ type run struct {
 	inv *stapargs.Invocation
 	// verbose is stap's -v count.
 	verbose int
-	start   time.Time
 	tmp     string
 	stores  []certdb.Store // loaded on first use
 }
@@ -109,7 +108,7 @@ func (r *run) logf(level int, format string, args ...any) {
 
 // Run performs one invocation and returns the exit status: 0 or 1, as stap.
 func Run(ctx context.Context, env Env) int {
-	r := &run{env: env, start: time.Now()}
+	r := &run{env: env}
 	args := env.Args
 	rc, err := stapargs.ReadRCLookup(env.LookupEnv)
 	if err != nil {
@@ -175,8 +174,9 @@ func (r *run) printParseError(err error) {
 			r.errf("%s", l)
 		}
 		if ue.Usage {
-			r.errf("Try '--help' for more information. [man stap]")
-			r.errf("A message like [man foo] means for more info, run %% man foo")
+			for _, l := range stapargs.UsageHint() {
+				r.errf("%s", l)
+			}
 		}
 		return
 	}
