@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
