@@ -1,0 +1,194 @@
+package staprun
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Options are how pass 5 runs.
+type Options struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Dir    string // the invoking cwd (-o and -c are relative to it)
+	// Verbose is pass 5's verbosity (Verbose(inv)).
+	Verbose int
+	// SuppressWarnings is -w: stap's print_warning stays quiet.
+	SuppressWarnings bool
+	// Signals are the interrupts stap catches (INT, TERM, HUP, ...); each is
+	// passed on to staprun as SIGTERM. Nil means none arrive.
+	Signals <-chan os.Signal
+	// Pending is true when an interrupt came before pass 5 could start:
+	// stap then starts nothing and the run fails.
+	Pending bool
+}
+
+// Outcome is how pass 5 ended.
+type Outcome int
+
+const (
+	// Succeeded: staprun exited 0, interrupted or not. stap exits 0.
+	Succeeded Outcome = iota
+	// Failed: the run failed and "Pass 5: run failed." was printed.
+	Failed
+	// TooManyInterrupts: the third interrupt; stap exits 1 at once
+	// without waiting for staprun.
+	TooManyInterrupts
+)
+
+// maxInterrupts is how many interrupts stap absorbs (sudo relays a
+// duplicate of the first); the next one ends stap.
+const maxInterrupts = 2
+
+// clkTck is USER_HZ, which times(2) counts in on Linux.
+const clkTck = 100
+
+// Run runs argv as stap's pass 5 does and prints what stap prints.
+func Run(argv []string, o Options) Outcome {
+	errf := func(format string, a ...any) { fmt.Fprintf(o.Stderr, format+"\n", a...) }
+	warn := func(format string, a ...any) {
+		if !o.SuppressWarnings {
+			errf("WARNING: "+format, a...)
+		}
+	}
+	var before syscall.Tms
+	syscall.Times(&before)
+	start := time.Now()
+	if o.Verbose > 0 {
+		errf("Pass 5: starting run.")
+	}
+
+	rc, tooMany := run(argv, o, errf, warn)
+	if tooMany {
+		errf("Too many interrupts received, exiting.")
+		return TooManyInterrupts
+	}
+
+	var after syscall.Tms
+	syscall.Times(&after)
+	end := time.Now()
+	if o.Verbose > 0 {
+		errf("Pass 5: run completed %s", timesPrint(before, after, start, end))
+	}
+	if rc != 0 {
+		errf("Pass 5: run failed.  [man error::pass5]")
+		return Failed
+	}
+	return Succeeded
+}
+
+// run spawns and waits, passing interrupts on. It returns stap's rc for
+// the child (0 or not) and whether a third interrupt ended the wait.
+func run(argv []string, o Options, errf, warn func(string, ...any)) (rc int, tooMany bool) {
+	if strings.HasPrefix(argv[0], "/") {
+		if err := syscall.Access(argv[0], 1 /* X_OK */); err != nil {
+			// stap prints this one directly, so -w does not hide it.
+			errf("WARNING: %s is not executable (%s)", argv[0], strerror(err))
+		}
+	}
+	if o.Verbose > 1 {
+		errf("Running %s", strings.Join(argv, " "))
+	}
+	if o.Pending {
+		return 1, false
+	}
+	c := exec.Command(argv[0], argv[1:]...)
+	if argv[0] == "" {
+		c.Err = syscall.ENOENT // exec.Command would name "" differently
+	}
+	c.Stdin, c.Stdout, c.Stderr, c.Dir = o.Stdin, o.Stdout, o.Stderr, o.Dir
+	if err := c.Start(); err != nil {
+		if o.Verbose > 1 {
+			var en syscall.Errno
+			if !errors.As(err, &en) {
+				en = syscall.ENOENT
+			}
+			errf("Spawn error (%d): %s", int(en), strerror(en))
+		}
+		return 1, false
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	interrupts := 0
+	for {
+		select {
+		case <-o.Signals:
+			// stap's handler: SIGTERM to the child, then count.
+			_ = c.Process.Signal(syscall.SIGTERM)
+			interrupts++
+			if interrupts > maxInterrupts {
+				return 1, true
+			}
+			continue
+		case <-done:
+		}
+		break
+	}
+	ws, _ := c.ProcessState.Sys().(syscall.WaitStatus)
+	ret := ws.ExitStatus()
+	if ws.Signaled() {
+		ret = 128 + int(ws.Signal())
+	}
+	if o.Verbose > 1 {
+		errf("Spawn waitpid result (0x%x): %d", uint32(ws), ret)
+	}
+	switch {
+	case ret > 128:
+		warn("%s exited with signal: %d (%s)", argv[0], ret-128, strsignal(ret-128))
+	case ret > 0:
+		warn("%s exited with status: %d", argv[0], ret)
+	}
+	return ret, false
+}
+
+// timesPrint is stap's TIMESPRINT: own and children's CPU times and the
+// wall clock, in whole milliseconds truncated as C does.
+func timesPrint(b, a syscall.Tms, start, end time.Time) string {
+	usr := (a.Cutime + a.Utime - b.Cutime - b.Utime) * 1000 / clkTck
+	sys := (a.Cstime + a.Stime - b.Cstime - b.Stime) * 1000 / clkTck
+	real := (end.Unix()-start.Unix())*1000 + (int64(end.Nanosecond()/1000)-int64(start.Nanosecond()/1000))/1000
+	return fmt.Sprintf("in %dusr/%dsys/%dreal ms.", usr, sys, real)
+}
+
+// strerror is glibc's text for an errno (Go's is in lower case).
+func strerror(err error) string {
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// glibcSignals are glibc's strsignal texts; Go's differ in case and words.
+var glibcSignals = [...]string{
+	1: "Hangup", 2: "Interrupt", 3: "Quit", 4: "Illegal instruction",
+	5: "Trace/breakpoint trap", 6: "Aborted", 7: "Bus error",
+	8: "Floating point exception", 9: "Killed", 10: "User defined signal 1",
+	11: "Segmentation fault", 12: "User defined signal 2", 13: "Broken pipe",
+	14: "Alarm clock", 15: "Terminated", 16: "Stack fault", 17: "Child exited",
+	18: "Continued", 19: "Stopped (signal)", 20: "Stopped",
+	21: "Stopped (tty input)", 22: "Stopped (tty output)",
+	23: "Urgent I/O condition", 24: "CPU time limit exceeded",
+	25: "File size limit exceeded", 26: "Virtual timer expired",
+	27: "Profiling timer expired", 28: "Window changed", 29: "I/O possible",
+	30: "Power failure", 31: "Bad system call",
+}
+
+// sigrtmin is glibc's SIGRTMIN (32 and 33 are kept by the C library).
+const sigrtmin = 34
+
+func strsignal(n int) string {
+	switch {
+	case n > 0 && n < len(glibcSignals) && glibcSignals[n] != "":
+		return glibcSignals[n]
+	case n >= sigrtmin && n <= 64:
+		return fmt.Sprintf("Real-time signal %d", n-sigrtmin)
+	}
+	return fmt.Sprintf("Unknown signal %d", n)
+}
