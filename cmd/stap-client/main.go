@@ -21,10 +21,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "%s: ERROR: %v\n", client.Prog, err)
 		os.Exit(1)
 	}
-	// An interrupt cancels the run; its deferred clean-up still removes the
-	// private temp dir before we exit 1, as stap does for ^C before pass 5.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	code := client.Run(ctx, env)
-	stop()
+	// The signals stap catches. Before pass 5 the first one cancels the
+	// run, whose clean-up still removes the private temp dir before we exit
+	// 1; in pass 5 they are passed on to staprun as SIGTERM, as stap does.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGINT, syscall.SIGTERM, syscall.SIGXFSZ, syscall.SIGXCPU)
+	env.Signals = sigs
+	code := client.Run(context.Background(), env)
+	signal.Stop(sigs)
 	os.Exit(code)
 }

@@ -43,6 +43,9 @@ type Env struct {
 	Browser   discovery.Browser // mDNS
 	Version   string            // stap-client's own version, for --version
 	UID       int               // the effective user, who must own private databases
+	// Signals are the interrupts stap catches (HUP, PIPE, INT, TERM, XFSZ,
+	// XCPU): they cancel passes 1-4 and are passed on to staprun in pass 5.
+	Signals <-chan os.Signal
 }
 
 // OSEnv is the real environment.
@@ -84,6 +87,8 @@ type run struct {
 	verbose int
 	tmp     string
 	stores  []certdb.Store // loaded on first use
+	intr    *interrupts
+	res     *response.Result // the processed response, for pass 5
 }
 
 func (r *run) errf(format string, args ...any) {
@@ -107,7 +112,9 @@ func (r *run) logf(level int, format string, args ...any) {
 
 // Run performs one invocation and returns the exit status: 0 or 1, as stap.
 func Run(ctx context.Context, env Env) int {
-	r := &run{env: env}
+	ctx, intr, stop := watch(ctx, env.Signals)
+	defer stop()
+	r := &run{env: env, intr: intr}
 	args := env.Args
 	rc, err := stapargs.ReadRCLookup(env.LookupEnv)
 	if err != nil {
@@ -279,10 +286,6 @@ func (r *run) compile(ctx context.Context) int {
 		r.ours("finding the target kernel", err)
 		return 1
 	}
-	if r.inv.LastPass > 4 && r.inv.HaveScript {
-		r.ours("pass 5 (running the module with staprun) is not supported by this build yet; add -p4 to compile only", nil)
-		return 1
-	}
 	candidates, err := r.servers(ctx, release, arch)
 	if err != nil {
 		var se *discovery.SpecError
@@ -330,6 +333,9 @@ func (r *run) compile(ctx context.Context) int {
 			r.errf("Passes: via server failed.  Try again with another '-v' option.")
 		}
 		return 1
+	}
+	if r.inv.LastPass > 4 && r.inv.HaveScript {
+		return r.pass5()
 	}
 	return 0
 }
@@ -392,6 +398,7 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 		}
 		return false, winner
 	}
+	r.res = res
 	return r.finish(res), winner
 }
 

@@ -24,9 +24,6 @@ type Options struct {
 	// Signals are the interrupts stap catches (INT, TERM, HUP, ...); each is
 	// passed on to staprun as SIGTERM. Nil means none arrive.
 	Signals <-chan os.Signal
-	// Pending is true when an interrupt came before pass 5 could start:
-	// stap then starts nothing and the run fails.
-	Pending bool
 }
 
 // Outcome is how pass 5 ended.
@@ -94,9 +91,6 @@ func run(argv []string, o Options, errf, warn func(string, ...any)) (rc int, too
 	}
 	if o.Verbose > 1 {
 		errf("Running %s", strings.Join(argv, " "))
-	}
-	if o.Pending {
-		return 1, false
 	}
 	c := exec.Command(argv[0], argv[1:]...)
 	if argv[0] == "" {

@@ -237,15 +237,6 @@ func TestRunThirdInterrupt(t *testing.T) {
 	}
 }
 
-func TestRunPendingStartsNothing(t *testing.T) {
-	rec := t.TempDir()
-	var se bytes.Buffer
-	out := Run([]string{standIn(t, exitWith), rec, "0"}, Options{Stdout: &se, Stderr: &se, Pending: true})
-	assert.Equal(t, Failed, out)
-	assert.Equal(t, "Pass 5: run failed.  [man error::pass5]\n", se.String())
-	assert.NoFileExists(t, filepath.Join(rec, "argv"))
-}
-
 func TestStrsignal(t *testing.T) {
 	for n, want := range map[int]string{
 		1: "Hangup", 9: "Killed", 15: "Terminated", 31: "Bad system call",

@@ -1,0 +1,58 @@
+package client
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stap-client/stap-client/internal/staprun"
+)
+
+// pass5 runs the module with staprun as stap does. The caller removes the
+// private temp dir once it returns, that is after staprun has exited.
+func (r *run) pass5() int {
+	// An interrupt before pass 5 ends the run quietly with 1, as stap's
+	// assert_no_interrupts does.
+	sigs, pending := r.intr.startPass5()
+	if pending {
+		return 1
+	}
+	res := r.res
+	if res == nil || res.ModulePath == "" {
+		return 1 // already reported by the response processing
+	}
+	// stap hands staprun <tmpdir>/<module>.ko, a link into the unpacked
+	// response; staprun resolves it, so the module keeps its server-given
+	// file name (staprun names the module after it) and its .sgn is found.
+	module := filepath.Join(r.tmp, res.ModuleName+".ko")
+	if err := os.Symlink(res.ModulePath, module); err != nil {
+		r.ours("linking the module into the temporary directory", err)
+		return 1
+	}
+	uprobes := res.UprobesPath
+	if rel, err := filepath.Rel(res.BuildDir, uprobes); uprobes != "" && err == nil && !strings.HasPrefix(rel, "..") {
+		// Likewise <tmpdir>/uprobes/uprobes.ko for a server's uprobes.
+		link := filepath.Join(r.tmp, "uprobes")
+		if err := os.Symlink(filepath.Dir(uprobes), link); err != nil {
+			r.ours("linking uprobes into the temporary directory", err)
+			return 1
+		}
+		uprobes = filepath.Join(link, filepath.Base(uprobes))
+	}
+	path, set := "", false
+	if r.env.LookupEnv != nil {
+		path, set = r.env.LookupEnv("SYSTEMTAP_STAPRUN")
+	}
+	argv := staprun.Command(r.inv, staprun.Facts{
+		Staprun: path, StaprunSet: set, Module: module, Uprobes: uprobes,
+	})
+	out := staprun.Run(argv, staprun.Options{
+		Stdin: r.env.Stdin, Stdout: r.env.Stdout, Stderr: r.env.Stderr, Dir: r.env.Cwd,
+		Verbose: staprun.Verbose(r.inv), SuppressWarnings: r.inv.Run.SuppressWarnings,
+		Signals: sigs,
+	})
+	if out == staprun.Succeeded {
+		return 0
+	}
+	return 1
+}

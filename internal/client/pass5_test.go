@@ -1,0 +1,194 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/internal/request"
+	"github.com/stap-client/stap-client/internal/transport"
+)
+
+// recorder is a stand-in for staprun: it records its argv, the module it
+// was handed (resolved, and its contents) in its own directory, then runs
+// body.
+func recorder(t *testing.T, body string) (path, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "staprun")
+	script := `#!/bin/sh
+d=$(dirname "$0")
+printf '%s\n' "$@" > "$d/argv"
+for a; do case $a in *.ko) readlink -f "$a" > "$d/resolved"; cat "$a" > "$d/module";; esac; done
+` + body
+	require.NoError(t, os.WriteFile(path, []byte(script), 0o755))
+	return path, dir
+}
+
+type p5run struct {
+	result
+	staprun, rec string
+}
+
+// runPass5 runs stap-client in process on the test's native host, with
+// SYSTEMTAP_STAPRUN at a recorder and the given interrupts.
+func runPass5(t *testing.T, body string, sigs <-chan os.Signal, args ...string) p5run {
+	t.Helper()
+	staprunPath, rec := recorder(t, body)
+	return runPass5With(t, staprunPath, rec, sigs, args...)
+}
+
+func runPass5With(t *testing.T, staprunPath, rec string, sigs <-chan os.Signal, args ...string) p5run {
+	t.Helper()
+	cwd, tmp := t.TempDir(), t.TempDir()
+	var so, se bytes.Buffer
+	env := Env{
+		Args: args, Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se,
+		LookupEnv: func(k string) (string, bool) {
+			switch k {
+			case "TMPDIR":
+				return tmp, true
+			case "HOME":
+				return cwd, true
+			case "SYSTEMTAP_STAPRUN":
+				return staprunPath, true
+			}
+			return "", false
+		},
+		Cwd:      cwd,
+		Host:     request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
+		Timeouts: transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
+		Version:  "test",
+		UID:      os.Geteuid(),
+		Browser:  noServers{},
+		Signals:  sigs,
+	}
+	code := Run(context.Background(), env)
+	return p5run{result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}, staprunPath, rec}
+}
+
+func readRec(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// argvOf is the recorded argv with the private temp dir's name as TMP.
+func argvOf(t *testing.T, r p5run) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(readRec(t, r.rec, "argv"), "\n"), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, r.tmp+"/stap") {
+			lines[i] = "TMP" + l[len(r.tmp)+len("/stapXXXXXX"):]
+		}
+	}
+	return lines
+}
+
+const script = "probe begin { printf(\"Hello World!\\n\"); exit() }"
+
+func TestPass5Runs(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	r := runPass5(t, `echo "Hello World!"
+`, nil, "--server="+s.addr, "--ssl="+s.certDir, "-e", script, "-G", "g=1", "-o", "out.txt")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "Hello World!\n", r.stdout, "staprun's output, and no module name as in -p4")
+	assert.Empty(t, r.stderr)
+	assert.Equal(t, []string{"-o", "out.txt", "-R", "TMP/" + modName + ".ko", "g=1"}, argvOf(t, r))
+	// The link in the temp dir leads to the server's file, name unchanged.
+	assert.True(t, strings.HasSuffix(readRec(t, r.rec, "resolved"), "/server/stap000000/"+modName+".ko\n"))
+	assert.Equal(t, "\x7fELF module", readRec(t, r.rec, "module"))
+	assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed after staprun")
+	assert.Empty(t, entries(t, r.cwd), "nothing saved without -m")
+}
+
+func TestPass5Verbose(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	r := runPass5(t, "exit 0\n", nil, "--server="+s.addr, "--ssl="+s.certDir, "-vv", "-e", script)
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(r.stderr, "\n")
+	var p5 []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "Pass 5") || strings.HasPrefix(l, "Running ") {
+			p5 = append(p5, l)
+		}
+	}
+	require.Len(t, p5, 3, r.stderr)
+	assert.Equal(t, "Pass 5: starting run.", p5[0])
+	assert.Regexp(t, `^Running `+r.staprun+` -v -R `+r.tmp+`/stap\w{6}/`+modName+`\.ko$`, p5[1])
+	assert.Regexp(t, `^Pass 5: run completed in \d+usr/\d+sys/\d+real ms\.$`, p5[2])
+	assert.Contains(t, r.stderr, "Removed temporary directory")
+}
+
+func TestPass5Fails(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	r := runPass5(t, "echo 'ERROR: boom' >&2; exit 3\n", nil, "--server="+s.addr, "--ssl="+s.certDir, "-e", script)
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "ERROR: boom\nWARNING: "+r.staprun+" exited with status: 3\nPass 5: run failed.  [man error::pass5]\n", r.stderr)
+	assert.Empty(t, entries(t, r.tmp))
+}
+
+func TestPass5ModuleName(t *testing.T) {
+	reply := zipOf(t,
+		zent{name: "version", body: "4.8"}, zent{name: "rc", body: "0"},
+		zent{name: "stdout", body: ""}, zent{name: "stderr", body: ""},
+		zent{name: "stap000000/", mode: fs.ModeDir | 0o755},
+		zent{name: "stap000000/mymod.ko", body: "\x7fELF mymod"},
+	)
+	s := startFake(t, reply)
+	r := runPass5(t, "exit 0\n", nil, "--server="+s.addr, "--ssl="+s.certDir, "-m", "mymod", "-F", "-x", "1", "-e", script)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, []string{"-t", "1", "-L", "TMP/mymod.ko"}, argvOf(t, r), "no -R with -m")
+	assert.Equal(t, []string{"mymod.ko"}, entries(t, r.cwd), "-m saves the module, as stap does")
+	assert.Empty(t, r.stdout)
+}
+
+func TestPass5Interrupted(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	sigs := make(chan os.Signal, 1)
+	// The recorder says it is ready; the test then interrupts, as ^C would.
+	body := `trap 'echo TERM > "$d/terms"; exit 0' TERM
+touch "$d/ready"
+while :; do sleep 0.05; done
+`
+	staprunPath, rec := recorder(t, body)
+	done := make(chan p5run, 1)
+	go func() {
+		done <- runPass5With(t, staprunPath, rec, sigs, "--server="+s.addr, "--ssl="+s.certDir, "-e", "probe timer.s(1) { }")
+	}()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(rec, "ready"))
+		return err == nil
+	}, 20*time.Second, 20*time.Millisecond, "pass 5 never started")
+	sigs <- syscall.SIGINT
+	var r p5run
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the interrupt did not end pass 5")
+	}
+	assert.Equal(t, 0, r.code, "an interrupted pass 5 whose staprun exits 0 succeeds: %s", r.stderr)
+	assert.Equal(t, "TERM\n", readRec(t, r.rec, "terms"))
+	assert.Empty(t, r.stderr)
+	assert.Empty(t, entries(t, r.tmp))
+}
+
+func TestPass5NotAfterEarlyInterrupt(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	sigs := make(chan os.Signal, 1)
+	sigs <- syscall.SIGINT // before anything: the compile is cancelled
+	r := runPass5(t, "exit 0\n", sigs, "--server="+s.addr, "--ssl="+s.certDir, "-e", script)
+	assert.Equal(t, 1, r.code)
+	assert.NoFileExists(t, filepath.Join(r.rec, "argv"), "staprun never ran")
+	assert.Empty(t, entries(t, r.tmp))
+}
