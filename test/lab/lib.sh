@@ -24,7 +24,8 @@ LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # What install.sh installs. avahi/dbus come in as dependencies of
 # systemtap-server but are kept from starting (policy-rc.d).
 LAB_PACKAGES=(systemtap systemtap-server systemtap-client systemtap-runtime
-	libnss3-tools linux-headers-amd64 zip unzip iproute2 procps)
+	libnss3-tools linux-headers-amd64 zip unzip iproute2 procps
+	qemu-system-x86 busybox-static cpio)
 
 LAB_RUNTIME_TASK_WORK=/usr/share/systemtap/runtime/stp_task_work.c
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Runs a shell script as root in a real Debian kernel under qemu (TCG), so
+# that pass 5 (staprun loading a module) can happen: this machine's kernel
+# cannot load modules. The kernel is the one the lab's compile server
+# builds for; the guest reaches that server through qemu user networking,
+# whose 10.0.2.2 is the loopback of the lab's network namespace, where
+# qemu runs.
+#
+# Usage: vm.sh LAB_ENV STATEDIR STAP_CLIENT_BINARY GUEST_SCRIPT
+#   The guest runs GUEST_SCRIPT with sh in /root, with stap-client and
+#   staprun on PATH, the server's certificate in /certs and the server at
+#   $LAB_PORT on 10.0.2.2; then it prints "STAPVM-EXIT rc=N" and powers off.
+#   STATEDIR caches the kernel package. VM_TIMEOUT (seconds, default 300)
+#   bounds the whole VM run.
+set -euo pipefail
+usage="usage: vm.sh LAB_ENV STATEDIR STAP_CLIENT_BINARY GUEST_SCRIPT"
+labenv=${1:?$usage}
+state=${2:?$usage}
+bin=${3:?$usage}
+guest=${4:?$usage}
+prog=vm.sh
+say() { printf '%s: %s\n' "$prog" "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# shellcheck disable=SC1090
+source "$labenv"
+: "${LAB_NETNS:?} ${LAB_RELEASE:?} ${LAB_PORT:?} ${LAB_CERTDIR:?}"
+[[ $(id -u) == 0 ]] || die "needs root (qemu in the lab's network namespace)"
+for t in qemu-system-x86_64 cpio gzip ldd; do
+	command -v "$t" >/dev/null || die "$t is missing (test/lab/install.sh installs it)"
+done
+busybox=/bin/busybox
+is_static() { ! ldd "$1" >/dev/null 2>&1; }
+[[ -x $busybox ]] || die "$busybox is missing (busybox-static)"
+is_static "$busybox" || die "$busybox is not static (install busybox-static)"
+staprun=/usr/bin/staprun stapio=/usr/lib/systemtap/stapio
+[[ -x $staprun && -x $stapio ]] || die "staprun or stapio is missing (systemtap-runtime)"
+is_static "$bin" || die "$bin must be static (CGO_ENABLED=0): the guest has no libc for it"
+
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+kdir=$state/kernel-$LAB_RELEASE
+# The Debian kernel package, fetched once and kept in STATEDIR.
+if [[ ! -f $kdir/.done ]]; then
+	say "fetching linux-image-$LAB_RELEASE"
+	rm -rf "$kdir" "$state/dl"
+	mkdir -p "$state/dl" "$kdir"
+	(cd "$state/dl" && apt-get download "linux-image-$LAB_RELEASE" >&2) ||
+		die "apt-get download linux-image-$LAB_RELEASE"
+	dpkg -x "$state"/dl/linux-image-"$LAB_RELEASE"_*.deb "$kdir" || die "dpkg -x"
+	rm -rf "$state/dl"
+	touch "$kdir/.done"
+fi
+vmlinuz=$kdir/boot/vmlinuz-$LAB_RELEASE
+e1000=$(find "$kdir/lib/modules/$LAB_RELEASE" -name 'e1000.ko*' | head -n1)
+[[ -f $vmlinuz && -n $e1000 ]] || die "no vmlinuz or e1000 module in $kdir"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/stapvm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/lib/systemtap,dev,proc,sys,tmp,root,etc,certs,lib/modules}
+cp "$busybox" "$root/bin/busybox"
+cp "$staprun" "$root/usr/bin/staprun"
+cp "$stapio" "$root/usr/lib/systemtap/stapio"
+cp "$bin" "$root/usr/bin/stap-client"
+# Every library staprun and stapio link, at the same paths.
+{ ldd "$staprun"; ldd "$stapio"; } | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+case $e1000 in
+*.xz) xz -dc "$e1000" >"$root/lib/modules/e1000.ko" ;;
+*.zst) zstd -dc "$e1000" >"$root/lib/modules/e1000.ko" ;;
+*) cp "$e1000" "$root/lib/modules/e1000.ko" ;;
+esac
+cp "$LAB_CERTDIR"/* "$root/certs/"
+cp "$guest" "$root/guest.sh"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\nstapusr:x:101:\nstapsys:x:102:\nstapdev:x:103:\n' >"$root/etc/group"
+printf 'LAB_PORT=%s\n' "$LAB_PORT" >"$root/lab.env"
+# The kernel opens /dev/console for /init before anything is mounted.
+mknod -m 600 "$root/dev/console" c 5 1
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+# Kernel messages (module taint notes) would mix with the output.
+echo 1 >/proc/sys/kernel/printk
+insmod /lib/modules/e1000.ko
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+# e1000 takes a moment to report a link; connecting before fails.
+i=0
+while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+. /lab.env
+export LAB_PORT
+echo "STAPVM-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime)"
+cd /root
+sh /guest.sh
+echo "STAPVM-EXIT rc=$?"
+poweroff -f
+EOF
+chmod 0755 "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+
+say "booting $LAB_RELEASE under qemu (TCG) in netns $LAB_NETNS"
+ip netns exec "$LAB_NETNS" timeout --foreground -k 5 "${VM_TIMEOUT:-300}" \
+	qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024 \
+	-nographic -no-reboot -monitor none \
+	-kernel "$vmlinuz" -initrd "$work/initrd.gz" \
+	-append "console=ttyS0 quiet panic=-1" \
+	-netdev user,id=n0 -device e1000,netdev=n0 </dev/null

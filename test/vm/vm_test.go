@@ -1,0 +1,159 @@
+// Package vm proves pass 5 in a real kernel: stap-client runs in a Debian
+// kernel under qemu (vm.sh), compiles on the lab's real compile server and
+// loads the module with the real staprun.
+package vm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// guestScript runs each case between markers; vm.sh's /init runs it.
+const guestScript = `srv=--server=10.0.2.2:$LAB_PORT
+echo "STAPVM-BEGIN hello"
+stap-client $srv --ssl=/certs -e 'probe begin { printf("Hello World!\n"); exit() }'
+echo "STAPVM-END hello rc=$?"
+
+echo "STAPVM-BEGIN boom"
+stap-client $srv --ssl=/certs -e 'probe begin { error("boom") }'
+echo "STAPVM-END boom rc=$?"
+
+echo "STAPVM-BEGIN sigint"
+stap-client $srv --ssl=/certs -e 'probe timer.s(1) { printf("tick\n") }' >/tmp/out 2>&1 &
+pid=$!
+i=0
+while ! grep -q tick /tmp/out && [ $i -lt 1200 ]; do sleep 0.25; i=$((i + 1)); done
+kill -INT $pid
+wait $pid
+rc=$?
+cat /tmp/out
+echo "stap modules loaded: $(grep -c '^stap_' /proc/modules)"
+echo "temp dirs left: $(ls -d /tmp/stap* 2>/dev/null | wc -l)"
+echo "STAPVM-END sigint rc=$rc"
+`
+
+func TestPass5InRealKernel(t *testing.T) {
+	labEnv := os.Getenv("LAB_ENV")
+	if labEnv == "" {
+		if os.Getenv("SKIP_INTEROP") == "1" {
+			fmt.Println("######## NOTICE: SKIP_INTEROP=1: the real-kernel (qemu) tier is NOT run ########")
+			t.Skip("SKIP_INTEROP=1")
+		}
+		t.Fatal("LAB_ENV is not set: run `make test`, which starts the real compile server (test/lab/up.sh), or set SKIP_INTEROP=1 to leave this tier out")
+	}
+	vars := readEnv(t, labEnv)
+	state := os.Getenv("VM_STATE")
+	if state == "" {
+		state = filepath.Join(vars["LAB_STATEDIR"], "vm")
+	}
+	bin := os.Getenv("STAP_CLIENT_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "stap-client")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/stap-client")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the guest has no libc for it
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "building stap-client: %s", out)
+	}
+	guest := filepath.Join(t.TempDir(), "guest.sh")
+	require.NoError(t, os.WriteFile(guest, []byte(guestScript), 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "bash", "vm.sh", labEnv, state, bin, guest)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	elapsed := time.Since(start)
+	// The guest console is a terminal, so staprun colours its messages.
+	console := regexp.MustCompile("\x1b\\[[0-9;]*[mK]").ReplaceAllString(strings.ReplaceAll(out.String(), "\r", ""), "")
+	require.NoError(t, err, "vm.sh: %s\nconsole:\n%s", errOut.String(), console)
+	t.Logf("whole VM run: %s", elapsed.Round(time.Millisecond))
+	if m := regexp.MustCompile(`STAPVM-BOOTED uptime=(\S+)`).FindStringSubmatch(console); m != nil {
+		t.Logf("guest ready (booted, network up) at %s s of guest uptime", m[1])
+	}
+	require.Contains(t, console, "STAPVM-EXIT rc=0", "the guest script did not finish:\n%s", console)
+	sec := sections(console)
+
+	t.Run("hello world", func(t *testing.T) {
+		s := sec["hello"]
+		assert.Equal(t, "0", s.rc, s.text)
+		assert.Contains(t, s.lines(), "Hello World!")
+	})
+	t.Run("run-time error", func(t *testing.T) {
+		s := sec["boom"]
+		assert.Equal(t, "1", s.rc, s.text)
+		assert.Contains(t, s.text, "ERROR: boom")
+		assert.Contains(t, s.lines(), "WARNING: /usr/bin/staprun exited with status: 1")
+		assert.Contains(t, s.lines(), "Pass 5: run failed.  [man error::pass5]")
+	})
+	t.Run("SIGINT unloads and succeeds", func(t *testing.T) {
+		s := sec["sigint"]
+		assert.Equal(t, "0", s.rc, s.text)
+		assert.Contains(t, s.lines(), "tick")
+		assert.Contains(t, s.lines(), "stap modules loaded: 0", "the module is unloaded")
+		assert.Contains(t, s.lines(), "temp dirs left: 0", "the private temp dir is removed")
+		assert.NotContains(t, s.text, "Pass 5: run failed")
+	})
+}
+
+type section struct {
+	text, rc string
+}
+
+func (s section) lines() []string { return strings.Split(s.text, "\n") }
+
+// sections splits the console at the guest script's markers.
+func sections(console string) map[string]section {
+	out := map[string]section{}
+	begin := regexp.MustCompile(`^STAPVM-BEGIN (\S+)$`)
+	end := regexp.MustCompile(`^STAPVM-END (\S+) rc=(\d+)$`)
+	var name string
+	var text []string
+	sc := bufio.NewScanner(strings.NewReader(console))
+	for sc.Scan() {
+		l := sc.Text()
+		if m := begin.FindStringSubmatch(l); m != nil {
+			name, text = m[1], nil
+			continue
+		}
+		if m := end.FindStringSubmatch(l); m != nil && m[1] == name {
+			out[name] = section{text: strings.Join(text, "\n"), rc: m[2]}
+			name = ""
+			continue
+		}
+		if name != "" {
+			text = append(text, l)
+		}
+	}
+	return out
+}
+
+func readEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err, "reading the lab description")
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		require.True(t, ok, "%s: bad line %q", path, line)
+		vars[strings.TrimPrefix(k, "export ")] = strings.Trim(v, `"'`)
+	}
+	return vars
+}
