@@ -11,7 +11,9 @@
 #   staprun on PATH, the server's certificate in /certs and the server at
 #   $LAB_PORT on 10.0.2.2; then it prints "STAPVM-EXIT rc=N" and powers off.
 #   STATEDIR caches the kernel package. VM_TIMEOUT (seconds, default 300)
-#   bounds the whole VM run.
+#   bounds the whole VM run. VM_EXTRA: more host files (and the libraries
+#   ldd lists for them) copied to the same paths; VM_HOME: a directory
+#   copied to /stap-home (the real stap's trust database lives there).
 set -euo pipefail
 usage="usage: vm.sh LAB_ENV STATEDIR STAP_CLIENT_BINARY GUEST_SCRIPT"
 labenv=${1:?$usage}
@@ -64,10 +66,21 @@ cp "$staprun" "$root/usr/bin/staprun"
 cp "$stapio" "$root/usr/lib/systemtap/stapio"
 cp "$bin" "$root/usr/bin/stap-client"
 # Every library staprun and stapio link, at the same paths.
-{ ldd "$staprun"; ldd "$stapio"; } | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+read -r -a extra <<<"${VM_EXTRA:-}"
+for f in "${extra[@]}"; do
+	[[ -e $f ]] || die "VM_EXTRA: $f is missing"
+	mkdir -p "$root$(dirname "$f")"
+	cp -L "$f" "$root$f"
+done
+for f in "$staprun" "$stapio" "${extra[@]}"; do
+	is_static "$f" || ldd "$f" | grep -o '/[^ ]*'
+done | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
+if [[ -n ${VM_HOME:-} ]]; then
+	cp -a "$VM_HOME" "$root/stap-home"
+fi
 case $e1000 in
 *.xz) xz -dc "$e1000" >"$root/lib/modules/e1000.ko" ;;
 *.zst) zstd -dc "$e1000" >"$root/lib/modules/e1000.ko" ;;

@@ -44,7 +44,10 @@ echo "temp dirs left: $(ls -d /tmp/stap* 2>/dev/null | wc -l)"
 echo "STAPVM-END sigint rc=$rc"
 `
 
-func TestPass5InRealKernel(t *testing.T) {
+// vmRun boots the VM (vm.sh) with a guest script and returns the console
+// without carriage returns and colours.
+func vmRun(t *testing.T, guestScript string, env ...string) string {
+	t.Helper()
 	labEnv := os.Getenv("LAB_ENV")
 	if labEnv == "" {
 		if os.Getenv("SKIP_INTEROP") == "1" {
@@ -73,6 +76,7 @@ func TestPass5InRealKernel(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "bash", "vm.sh", labEnv, state, bin, guest)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -84,6 +88,11 @@ func TestPass5InRealKernel(t *testing.T) {
 	if m := regexp.MustCompile(`STAPVM-BOOTED uptime=(\S+)`).FindStringSubmatch(console); m != nil {
 		t.Logf("guest ready (booted, network up) at %s s of guest uptime", m[1])
 	}
+	return console
+}
+
+func TestPass5InRealKernel(t *testing.T) {
+	console := vmRun(t, guestScript)
 	require.Contains(t, console, "STAPVM-EXIT rc=0", "the guest script did not finish:\n%s", console)
 	sec := sections(console)
 

@@ -1,0 +1,141 @@
+package vm
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// The real stap reaches pass 5 only when the target is the running kernel,
+// and the lab's server builds only for Debian's kernel, not this host's.
+// So the cross-check runs where both hold: in the VM, the real stap 4.8
+// (with its libraries and the lab's trust database) and stap-client run
+// the same invocations against the same server, each with
+// SYSTEMTAP_STAPRUN at a script that records its argv.
+
+// stapFiles are what the real stap needs in the guest besides the
+// libraries ldd lists: zip and unzip for the request and response, and
+// the NSS modules that libnss3 loads at run time.
+var stapFiles = []string{
+	"/usr/bin/stap", "/usr/bin/zip", "/usr/bin/unzip",
+	"/lib/x86_64-linux-gnu/libsoftokn3.so", "/lib/x86_64-linux-gnu/libfreeblpriv3.so",
+	"/lib/x86_64-linux-gnu/libfreebl3.so", "/lib/x86_64-linux-gnu/libnssdbm3.so",
+}
+
+type diffCase struct {
+	name  string
+	args  []string
+	recRC int // the recorder's exit status
+}
+
+var diffCases = []diffCase{
+	{"plain", []string{"-e", "probe begin { exit() }"}, 0},
+	// PROTOCOL.md §7.1's example, with a script argument that must not
+	// reach staprun.
+	{"protocol-example", []string{"-v", "-v", "-w", "-o", "/root/o.txt", "-c", "true", "-s", "8", "-S", "2,3",
+		"--color=always", "-G", "g=5", "-e", "global g = 1; probe begin { exit() }", "argA"}, 0},
+	{"modname-load-only-pid", []string{"-m", "mymod", "-F", "-x", "1", "-e", "probe begin { exit() }"}, 0},
+	{"load-only-output", []string{"-F", "-o", "out", "-e", "probe begin { exit() }"}, 0},
+	{"vvv-never-namespaces", []string{"-vvv", "--color=never", "--target-namespaces=1", "-e", "probe begin { exit() }"}, 0},
+	{"vp-pass5", []string{"--vp", "00002", "-e", "probe begin { exit() }"}, 0},
+	{"globals-auto", []string{"--colour=auto", "-G", "a=1", "-G", "b=2", "-e", "global a, b; probe begin { exit() }"}, 0},
+	{"staprun-fails", []string{"-e", "probe begin { exit() }"}, 3},
+}
+
+func shquote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func diffGuestScript() string {
+	var b strings.Builder
+	b.WriteString(`mkdir -p /tmp/rec
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" > "$REC"\nexit "${RECRC:-0}"\n' > /tmp/rec/staprun
+chmod +x /tmp/rec/staprun
+`)
+	for _, c := range diffCases {
+		var q []string
+		for _, a := range c.args {
+			q = append(q, shquote(a))
+		}
+		args := strings.Join(q, " ")
+		for _, who := range []string{"stap", "client"} {
+			cmd := `HOME=/stap-home stap --use-server=10.0.2.2:$LAB_PORT ` + args
+			if who == "client" {
+				cmd = `stap-client --server=10.0.2.2:$LAB_PORT --ssl=/certs ` + args
+			}
+			id := c.name + "/" + who
+			fmt.Fprintf(&b, `rm -f /tmp/rec/argv
+REC=/tmp/rec/argv RECRC=%d SYSTEMTAP_STAPRUN=/tmp/rec/staprun %s >/tmp/rec/log 2>&1
+rc=$?
+echo "STAPVM-BEGIN %s"
+cat /tmp/rec/argv
+echo "STAPVM-END %s rc=$rc"
+echo "STAPVM-BEGIN %s-log"
+cat /tmp/rec/log
+echo "STAPVM-END %s-log rc=0"
+`, c.recRC, cmd, id, id, id, id)
+		}
+	}
+	return b.String()
+}
+
+var tmpModule = regexp.MustCompile(`^/tmp/stap\w{6}/(stap_[0-9a-f]+_\d+|[a-z0-9_]+)\.ko$`)
+
+// normalize puts the temp dir and a generated module name aside.
+func normalize(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if m := tmpModule.FindStringSubmatch(a); m != nil {
+			name := m[1]
+			if strings.HasPrefix(name, "stap_") {
+				name = "stap_HASH_N"
+			}
+			a = "TMP/" + name + ".ko"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func TestStaprunArgvMatchesStap(t *testing.T) {
+	console := vmRun(t, diffGuestScript(), "VM_EXTRA="+strings.Join(stapFiles, " "), "VM_HOME="+labStapHome(t))
+	sec := sections(console)
+	for _, c := range diffCases {
+		t.Run(c.name, func(t *testing.T) {
+			stap, client := sec[c.name+"/stap"], sec[c.name+"/client"]
+			stapLog, clientLog := sec[c.name+"/stap-log"].text, sec[c.name+"/client-log"].text
+			if !assert.NotEmpty(t, stap.text, "the real stap ran no staprun:\n%s", stapLog) {
+				return
+			}
+			t.Logf("stap's staprun argv: %q", normalize(stap.lines()))
+			assert.Equal(t, normalize(stap.lines()), normalize(client.lines()), "staprun argv\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
+			assert.Equal(t, stap.rc, client.rc, "exit status\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
+			assert.Equal(t, pass5Lines(stapLog), pass5Lines(clientLog))
+		})
+	}
+}
+
+// pass5Lines are the lines pass 5 prints whatever the verbosity: the
+// staprun failure warning and the failure line.
+func pass5Lines(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "/tmp/rec/staprun exited") || strings.HasPrefix(l, "Pass 5: run failed") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// labStapHome is the lab's HOME for the real stap, holding its trust
+// database; "" without a lab (vmRun then skips or fails).
+func labStapHome(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("LAB_ENV")
+	if p == "" {
+		return ""
+	}
+	return readEnv(t, p)["LAB_STAP_HOME"]
+}
