@@ -46,6 +46,9 @@ type Env struct {
 	// Signals are the interrupts stap catches (HUP, PIPE, INT, TERM, XFSZ,
 	// XCPU): they cancel passes 1-4 and are passed on to staprun in pass 5.
 	Signals <-chan os.Signal
+	// Credentials are the user's privilege levels (pass 5 adjusts the
+	// privilege to them); nil means all, as for root.
+	Credentials func() Credentials
 }
 
 // OSEnv is the real environment.
@@ -65,9 +68,10 @@ func OSEnv(args []string, version string) (Env, error) {
 		Lookup: func(ctx context.Context, h string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", h)
 		},
-		Version: version,
-		UID:     os.Geteuid(),
-		Browser: discovery.Zeroconf{},
+		Version:     version,
+		UID:         os.Geteuid(),
+		Browser:     discovery.Zeroconf{},
+		Credentials: OSCredentials,
 	}, nil
 }
 
@@ -89,6 +93,10 @@ type run struct {
 	stores  []certdb.Store // loaded on first use
 	intr    *interrupts
 	res     *response.Result // the processed response, for pass 5
+	// autoMsgs explain the privilege and server mode stap chose by itself;
+	// autoServer is that server mode, which shows "Using a compile server.".
+	autoMsgs   []string
+	autoServer bool
 }
 
 func (r *run) errf(format string, args ...any) {
@@ -149,6 +157,9 @@ func Run(ctx context.Context, env Env) int {
 	}
 	for _, w := range inv.Warnings {
 		r.errf("%s", w)
+	}
+	if !r.adjustPrivilege() {
+		return 1
 	}
 	if len(inv.ListServers) > 0 {
 		release, arch, err := request.Target(env.Host, inv.Release, inv.Arch)
@@ -294,6 +305,7 @@ func (r *run) compile(ctx context.Context) int {
 			r.errf("%s", se.Msg)
 		case errors.Is(err, errNoServer):
 			r.errf("Passes: via server failed.  Try again with another '-v' option.")
+			r.explainAuto()
 		default:
 			r.ours(err.Error(), nil)
 		}
@@ -312,7 +324,7 @@ func (r *run) compile(ctx context.Context) int {
 		}
 		r.errf("Session arch: %s release: %s\nBuild tree: \"%s\"", arch, release, tree)
 	}
-	if r.verbose > 0 {
+	if r.verbose > 0 || r.autoServer {
 		r.errf("Using a compile server.")
 	}
 	if r.verbose >= 2 {
@@ -332,7 +344,11 @@ func (r *run) compile(ctx context.Context) int {
 		if !r.inv.DumpMode {
 			r.errf("Passes: via server failed.  Try again with another '-v' option.")
 		}
+		r.explainAuto()
 		return 1
+	}
+	if r.inv.PerPassVerbose[0] >= 1 {
+		r.explainAuto()
 	}
 	if r.inv.LastPass > 4 && r.inv.HaveScript {
 		return r.pass5()
