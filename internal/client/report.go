@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stap-client/stap-client/internal/request"
+	"github.com/stap-client/stap-client/internal/stapargs"
 )
 
 // cpuTimes is the start of a timed span, in stap's "usr/sys/real" terms.
@@ -55,23 +56,42 @@ func memUsage() string {
 	return fmt.Sprintf("using %dvirt/%dres/%dshr/%ddata kb, ", kb(0), kb(1), kb(2), kb(5))
 }
 
+// printVersion says what was built and what it speaks: the protocol version
+// is the one each request carries, so users can match it with a server.
 func printVersion(w io.Writer, version string) {
-	fmt.Fprintf(w, "stap-client %s (compile-server protocol %s, %s)\n", version, request.ProtocolVersion, runtime.Version())
+	fmt.Fprintf(w, "stap-client %s\n", version)
+	fmt.Fprintf(w, "compile-server protocol %s (SystemTap %s client)\n", request.ProtocolVersion, stapargs.Version)
+	fmt.Fprintf(w, "built with %s for %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
+// printHelp lists stap-client's own options; stap's are stap's, so the help
+// points to stap(1) instead of copying a text that would drift.
 func printHelp(w io.Writer) {
 	fmt.Fprint(w, `Usage: stap-client [--server=HOST|IP[:PORT]]... [--ssl=DIRNAME]... [stap ARGUMENTS]
 
-Compile a SystemTap script on a compile server (passes 1-4).
+Run a SystemTap script, compiling it (passes 1-4) on a compile server; pass 5
+runs the module locally with staprun, as stap --use-server does.
 
 stap-client options:
   --server=HOST|IP[:PORT]  use this compile server; repeatable, tried in the
-                           order given (--use-server=SPEC is a synonym)
-  --ssl=DIRNAME            trust the server certificates in DIRNAME; repeatable,
-                           searched in the order given
-  -h, --help               show this help
-  -V, --version            show stap-client's version
+                           order given; without a port (or without --server)
+                           servers are found by mDNS (_stap._tcp)
+  --use-server[=SPEC]      the same as --server (stap's spelling)
+  --ssl=DIRNAME            also trust the server certificates in DIRNAME
+                           (an NSS database or certificate files); repeatable,
+                           searched in the order given, before the defaults
+  --list-servers[=PROPS]   list compile servers (all, specified, online,
+                           trusted, signer, compatible)
+  --trust-servers[=SPEC]   add or revoke trust in servers (ssl, signer,
+                           all-users, revoke, no-prompt)
+  -h, --help               show this help and exit
+  -V, --version            show stap-client's version and exit
 
-Every other option is stap's, with the same meaning: see stap(1).
+Every other option is stap's, with the same meaning: see stap(1). Options that
+need a local translator (-R, --remote, -i, ...) are refused.
+
+Environment: SYSTEMTAP_DIR (default ~/.systemtap), SYSTEMTAP_STAPRUN,
+TMPDIR, STAP_CLIENT_DISCOVERY_TIMEOUT (default 2s).
+See stap-client(8) for trust, discovery, files and examples.
 `)
 }
