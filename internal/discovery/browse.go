@@ -67,37 +67,65 @@ func (z Zeroconf) Browse(ctx context.Context, found chan<- Service) error {
 		return ErrNoMulticast
 	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
 	var errs []error
 	started := 0
-	for _, iface := range ifaces {
-		r, err := zeroconf.NewResolver(zeroconf.SelectIfaces([]net.Interface{iface}))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("mDNS on %s: %w", iface.Name, err))
-			continue
-		}
-		entries := make(chan *zeroconf.ServiceEntry, 16)
-		if err := r.Browse(ctx, ServiceType, "local.", entries); err != nil {
-			errs = append(errs, fmt.Errorf("mDNS browse on %s: %w", iface.Name, err))
-			continue
-		}
-		started++
-		wg.Add(1)
-		go func(zone string) {
-			defer wg.Done()
-			// The library closes entries when ctx ends.
-			for e := range entries {
-				s := fromEntry(e, zone)
-				select {
-				case found <- s:
-				case <-ctx.Done():
-				}
+	// The library queries once, then again only after 4 s, and responders
+	// rate-limit repeated answers (about 1 s), so answers lost or split
+	// across packets would be missed for the whole window. Fresh resolvers,
+	// each with its own query, after the responders' 1 s limit recover them.
+	for i, at := range requeryAt {
+		if i > 0 {
+			select {
+			case <-time.After(at - requeryAt[i-1]):
+			case <-ctx.Done():
 			}
-		}(iface.Name)
-	}
-	if started == 0 {
-		return errors.Join(errs...)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		for _, iface := range ifaces {
+			if err := browseOn(ctx, iface, found, &wg); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				continue
+			}
+			started++
+		}
+		if started == 0 {
+			return errors.Join(errs...)
+		}
 	}
 	wg.Wait()
+	return nil
+}
+
+// requeryAt are the times, from the start, at which a new query goes out.
+var requeryAt = [...]time.Duration{0, 1100 * time.Millisecond, 2300 * time.Millisecond}
+
+// browseOn starts one resolver on one interface; its results go to found
+// until ctx ends.
+func browseOn(ctx context.Context, iface net.Interface, found chan<- Service, wg *sync.WaitGroup) error {
+	r, err := zeroconf.NewResolver(zeroconf.SelectIfaces([]net.Interface{iface}))
+	if err != nil {
+		return fmt.Errorf("mDNS on %s: %w", iface.Name, err)
+	}
+	entries := make(chan *zeroconf.ServiceEntry, 16)
+	if err := r.Browse(ctx, ServiceType, "local.", entries); err != nil {
+		return fmt.Errorf("mDNS browse on %s: %w", iface.Name, err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// The library closes entries when ctx ends.
+		for e := range entries {
+			select {
+			case found <- fromEntry(e, iface.Name):
+			case <-ctx.Done():
+			}
+		}
+	}()
 	return nil
 }
 

@@ -25,7 +25,8 @@ LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # systemtap-server but are kept from starting (policy-rc.d).
 LAB_PACKAGES=(systemtap systemtap-server systemtap-client systemtap-runtime
 	libnss3-tools linux-headers-amd64 zip unzip iproute2 procps
-	qemu-system-x86 busybox-static cpio)
+	qemu-system-x86 busybox-static cpio
+	avahi-daemon avahi-utils dbus)
 
 LAB_RUNTIME_TASK_WORK=/usr/share/systemtap/runtime/stp_task_work.c
 
