@@ -104,10 +104,28 @@ func (z Zeroconf) Browse(ctx context.Context, found chan<- Service) error {
 // requeryAt are the times, from the start, at which a new query goes out.
 var requeryAt = [...]time.Duration{0, 1100 * time.Millisecond, 2300 * time.Millisecond}
 
-// browseOn starts one resolver on one interface; its results go to found
-// until ctx ends.
+// browseOn starts resolvers on one interface, one per address family: a
+// resolver reports an instance once, so with both families on one resolver
+// the answer that comes second, with the other family's addresses, is lost.
+// Results go to found until ctx ends.
 func browseOn(ctx context.Context, iface net.Interface, found chan<- Service, wg *sync.WaitGroup) error {
-	r, err := zeroconf.NewResolver(zeroconf.SelectIfaces([]net.Interface{iface}))
+	var errs []error
+	ok := false
+	for _, family := range []zeroconf.IPType{zeroconf.IPv4, zeroconf.IPv6} {
+		if err := browseFamily(ctx, iface, family, found, wg); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ok = true
+	}
+	if !ok {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+func browseFamily(ctx context.Context, iface net.Interface, family zeroconf.IPType, found chan<- Service, wg *sync.WaitGroup) error {
+	r, err := zeroconf.NewResolver(zeroconf.SelectIfaces([]net.Interface{iface}), zeroconf.SelectIPTraffic(family))
 	if err != nil {
 		return fmt.Errorf("mDNS on %s: %w", iface.Name, err)
 	}

@@ -26,7 +26,7 @@ LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LAB_PACKAGES=(systemtap systemtap-server systemtap-client systemtap-runtime
 	libnss3-tools linux-headers-amd64 zip unzip iproute2 procps
 	qemu-system-x86 busybox-static cpio
-	avahi-daemon avahi-utils dbus)
+	avahi-daemon avahi-utils dbus openssl)
 
 LAB_RUNTIME_TASK_WORK=/usr/share/systemtap/runtime/stp_task_work.c
 

@@ -1,0 +1,167 @@
+// Package netlab runs stap-client's discovery on a real network: the
+// namespaces test/lab/net-up.sh builds, with avahi-daemon and stap-serverd
+// on three server hosts and a client host with no daemons.
+package netlab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	env map[string]string
+	bin string
+)
+
+func TestMain(m *testing.M) {
+	path := os.Getenv("NET_ENV")
+	if path == "" {
+		if os.Getenv("SKIP_INTEROP") == "1" {
+			fmt.Println("######## NOTICE: SKIP_INTEROP=1: real-network discovery tests are NOT run ########")
+			return
+		}
+		fmt.Fprintln(os.Stderr, "netlab: NET_ENV is not set: run `make test`, which builds the network lab (test/lab/net-up.sh), or set SKIP_INTEROP=1")
+		os.Exit(1)
+	}
+	var err error
+	if env, err = readEnv(path); err != nil {
+		fmt.Fprintln(os.Stderr, "netlab:", err)
+		os.Exit(1)
+	}
+	if bin = os.Getenv("STAP_CLIENT_BIN"); bin == "" {
+		dir, err := os.MkdirTemp("", "stap-client-bin")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "netlab:", err)
+			os.Exit(1)
+		}
+		bin = filepath.Join(dir, "stap-client")
+		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "netlab: building stap-client: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+	}
+	code := m.Run()
+	os.Exit(code)
+}
+
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the lab description: %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && !strings.HasPrefix(k, "#") {
+			out[k] = strings.Trim(v, `"'`)
+		}
+	}
+	return out, sc.Err()
+}
+
+func get(t *testing.T, k string) string {
+	t.Helper()
+	v, ok := env[k]
+	require.True(t, ok, "net.env has no %s", k)
+	return v
+}
+
+type outcome struct {
+	stdout, stderr string
+	code           int
+	took           time.Duration
+}
+
+// client runs stap-client on the client host, trusting what the lab's
+// client database trusts.
+func client(t *testing.T, args ...string) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	full := append([]string{"netns", "exec", get(t, "NET_CLIENT_NS"), "env", "-i",
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", bin}, args...)
+	cmd := exec.CommandContext(ctx, "ip", full...)
+	cmd.Dir = t.TempDir()
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	start := time.Now()
+	err := cmd.Run()
+	o := outcome{stdout: so.String(), stderr: se.String(), took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		o.code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return o
+}
+
+const hello = `probe begin { printf("Hello World!\n"); exit() }`
+
+func TestDiscovery(t *testing.T) {
+	rel := get(t, "NET_RELEASE")
+	p2 := []string{"-v", "-r", rel, "-p2", "-e", hello}
+	port := get(t, "NET_PORT")
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		want   []string // substrings of stderr
+		within time.Duration
+	}{
+		{name: "default spec picks the compatible trusted server", args: p2,
+			want: []string{"Passes: via server  host=srva.local "}, within: 5 * time.Second},
+		{name: "host name without a port", args: append([]string{"--server=srva"}, p2...),
+			want: []string{"Passes: via server  host=srva.local "}},
+		{name: "mDNS host name without a port", args: append([]string{"--server=srva.local"}, p2...),
+			want: []string{"Passes: via server  host=srva.local "}},
+		{name: "IP without a port", args: append([]string{"--server=" + get(t, "NET_A_ADDR")}, p2...),
+			want: []string{"Passes: via server  host=srva.local address=" + get(t, "NET_A_ADDR") + " port=" + port}},
+		{name: "an untrusted server is refused", args: append([]string{"--server=srvb"}, p2...), code: 1,
+			want: []string{"not trusted (certificate serial " + get(t, "NET_B_CERTINFO") + ")"}},
+		{name: "a server for another release is passed over", args: append([]string{"--server=srvc"}, p2...), code: 1,
+			want: []string{"Unable to find a suitable compile server.  [man stap-server]", "The following servers were requested:",
+				`incompatible: it builds for "` + get(t, "NET_C_SYSINFO") + `"`}},
+		{name: "failover past a refused port and a blackholed address",
+			args: append([]string{"--server=" + get(t, "NET_REFUSED"), "--server=" + get(t, "NET_DEAD_ADDR") + ":" + port,
+				"--server=" + get(t, "NET_A_ADDR") + ":" + port}, p2...),
+			want: []string{"trying the next one", "Passes: via server  host=unknown address=" + get(t, "NET_A_ADDR")}, within: 10 * time.Second},
+		{name: "link-local IPv6 with its interface", args: append([]string{"--server=[" + get(t, "NET_A_ADDR6") + "%" + get(t, "NET_IF") + "]:" + port}, p2...),
+			want: []string{"Passes: via server  host=unknown address=" + get(t, "NET_A_ADDR6") + "%" + get(t, "NET_IF")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := client(t, tc.args...)
+			assert.Equal(t, tc.code, o.code, o.stderr)
+			for _, w := range tc.want {
+				assert.Contains(t, o.stderr, w)
+			}
+			if tc.within > 0 {
+				assert.Less(t, o.took, tc.within, "took %v", o.took)
+			}
+		})
+	}
+}
+
+func TestListServers(t *testing.T) {
+	o := client(t, "--list-servers", "-r", get(t, "NET_RELEASE"))
+	require.Equal(t, 0, o.code, o.stderr)
+	assert.True(t, strings.HasPrefix(o.stderr, "Systemtap Compile Server Status for 'online,trusted,compatible'\n"), o.stderr)
+	assert.Contains(t, o.stderr, " host=srva.local ")
+	assert.NotContains(t, o.stderr, "srvb")
+	assert.NotContains(t, o.stderr, "srvc")
+	assert.Empty(t, o.stdout)
+}
