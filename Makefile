@@ -5,6 +5,10 @@ export PATH := $(PATH):/usr/local/go/bin
 GO       ?= go
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR  ?= $(DATADIR)/zsh/vendor-completions
 VERSION  ?= $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Static and reproducible by default; distros may override GOFLAGS/LDFLAGS.
 export CGO_ENABLED ?= 0
@@ -13,10 +17,23 @@ LDFLAGS  ?= -s -w -buildid= -X main.version=$(VERSION)
 
 # Where the real-server test lab keeps its state (logs, certificates).
 LAB_STATE ?= $(CURDIR)/.lab
+# ... and the multi-host network lab for discovery.
+NET_STATE ?= $(CURDIR)/.netlab
 
 BIN := bin/stap-client
+# The man page is hand-written roff (docs/stap-client.8, fixed date);
+# make man compresses it as Debian ships pages: gzip -9n, no name or time.
+MAN := bin/stap-client.8.gz
+# Debian versions start with a digit; git describe may give v1.2.3-4-gabc.
+DEB_VERSION := $(patsubst v%,%,$(VERSION))
+DEB_ARCH ?= $(shell $(GO) env GOARCH)
+DEB := bin/stap-client_$(DEB_VERSION)_$(DEB_ARCH).deb
+# File times inside the .deb: the last commit's, so two builds match.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
 
-.PHONY: all build test unit lint interop lab-up lab-down demo install uninstall clean
+.PHONY: all build test unit lint interop lab-up lab-down demo install uninstall clean \
+	man completions deb reproducible test-deps pkg-check
 
 all: build
 
@@ -31,14 +48,15 @@ lint:
 # Every test, the real-server tier included. That tier installs Debian's
 # systemtap-server and runs it in a network namespace; it needs root. Set
 # SKIP_INTEROP=1 to run without it (a loud notice says so).
-test: lint build
+test: lint build test-deps pkg-check
 	@if [ "$(SKIP_INTEROP)" = 1 ]; then \
 	  echo "######## NOTICE: SKIP_INTEROP=1: the real-server tier is NOT run ########"; \
 	  $(GO) test -count=1 ./...; \
 	else \
 	  bash test/lab/up.sh "$(LAB_STATE)" || { echo "make test: the real-server lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
-	  trap 'bash test/lab/down.sh "$(LAB_STATE)"' EXIT; \
-	  LAB_ENV="$(LAB_STATE)/lab.env" STAP_CLIENT_BIN="$(CURDIR)/$(BIN)" $(GO) test -count=1 -timeout 30m ./...; \
+	  trap 'bash test/lab/down.sh "$(LAB_STATE)"; bash test/lab/net-down.sh "$(NET_STATE)"' EXIT; \
+	  bash test/lab/net-up.sh "$(NET_STATE)" || { echo "make test: the network (mDNS) lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
+	  LAB_ENV="$(LAB_STATE)/lab.env" NET_ENV="$(NET_STATE)/net.env" STAP_CLIENT_BIN="$(CURDIR)/$(BIN)" $(GO) test -count=1 -timeout 30m ./...; \
 	fi
 
 lab-up:
@@ -51,11 +69,60 @@ lab-down:
 demo: build
 	bash test/lab/demo.sh "$(LAB_STATE)" "$(CURDIR)/$(BIN)"
 
-install: build
+man: $(MAN)
+
+$(MAN): docs/stap-client.8
+	@mkdir -p $(@D)
+	gzip -9n < $< > $@
+
+# The completions are generated from the option table and committed; a test
+# (internal/gen) fails when they are stale.
+completions:
+	$(GO) run ./internal/gen -dir completions
+
+install: build man
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/stap-client
+	install -D -m 0644 $(MAN) $(DESTDIR)$(MANDIR)/man8/stap-client.8.gz
+	install -D -m 0644 completions/stap-client.bash $(DESTDIR)$(BASHCOMPDIR)/stap-client
+	install -D -m 0644 completions/_stap-client $(DESTDIR)$(ZSHCOMPDIR)/_stap-client
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/stap-client
+	rm -f $(DESTDIR)$(BINDIR)/stap-client $(DESTDIR)$(MANDIR)/man8/stap-client.8.gz \
+	  $(DESTDIR)$(BASHCOMPDIR)/stap-client $(DESTDIR)$(ZSHCOMPDIR)/_stap-client
+
+# A Debian package with plain dpkg-deb: /usr/bin/stap-client, the man page,
+# completions, the copyright file; staprun comes from systemtap-runtime.
+deb: $(DEB)
+
+$(DEB): build man packaging/deb/control.in packaging/deb/copyright
+	rm -rf bin/deb-root
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/bin/deb-root PREFIX=/usr
+	install -D -m 0644 packaging/deb/copyright bin/deb-root/usr/share/doc/stap-client/copyright
+	mkdir -p bin/deb-root/DEBIAN
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
+	  -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN bin/deb-root | cut -f1)/" \
+	  packaging/deb/control.in > bin/deb-root/DEBIAN/control
+	find bin/deb-root -depth -exec touch --no-dereference --date=@$(SOURCE_DATE_EPOCH) {} +
+	dpkg-deb --root-owner-group -Zxz --build bin/deb-root $@
+
+# Two builds give the same bytes: the second from a copy of the tree at
+# another path with an empty build cache (about 25 s: everything compiles).
+reproducible: build
+	@d=$$(mktemp -d) && trap 'chmod -R u+w "$$d"; rm -rf "$$d"' EXIT && \
+	git ls-files -co --exclude-standard -z | grep -zv '^bin/' | xargs -0 cp --parents -t "$$d" && \
+	(cd "$$d" && GOCACHE="$$d/.cache" $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o "$$d/stap-client" ./cmd/stap-client) && \
+	if cmp -s $(BIN) "$$d/stap-client"; then echo "reproducible: two builds are identical ($$(sha256sum < $(BIN) | cut -c1-16))"; \
+	else echo "reproducible: FAILED: $(BIN) and a second build differ" >&2; exit 1; fi
+
+# What the tests need from apt on a fresh Debian 12: man (to render the page).
+test-deps:
+	@command -v man >/dev/null && command -v dpkg-deb >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db dpkg; }
+
+# Packaging checks: install/uninstall layout, the .deb's contents and a
+# dpkg -i into a throwaway root, reproducibility.
+pkg-check: test-deps reproducible deb
+	bash test/pkg/check.sh "$(CURDIR)" "$(DEB)"
 
 clean:
 	rm -rf bin
