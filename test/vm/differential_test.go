@@ -78,7 +78,55 @@ echo "STAPVM-END %s-log rc=0"
 `, c.recRC, cmd, id, id, id, id)
 		}
 	}
+	b.WriteString(`cat >/tmp/rec/trap <<'TRAP'
+#!/bin/sh
+trap 'echo TERM >> "$REC.terms"; [ "$STAY" = 1 ] || exit 0' TERM
+echo $$ > "$REC.ready"
+while :; do sleep 0.1; done
+TRAP
+chmod +x /tmp/rec/trap
+`)
+	for _, c := range interruptCases {
+		for _, who := range []string{"stap", "client"} {
+			cmd := `HOME=/stap-home stap --use-server=10.0.2.2:$LAB_PORT`
+			if who == "client" {
+				cmd = `stap-client --server=10.0.2.2:$LAB_PORT --ssl=/certs`
+			}
+			id := c.name + "/" + who
+			fmt.Fprintf(&b, `rm -f /tmp/rec/s.*
+REC=/tmp/rec/s STAY=%d SYSTEMTAP_STAPRUN=/tmp/rec/trap %s -e 'probe begin { printf("up\n") }' >/tmp/rec/log 2>&1 &
+pid=$!
+i=0
+while [ ! -f /tmp/rec/s.ready ] && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+for n in $(seq %d); do
+	kill -INT $pid
+	i=0
+	while [ "$(grep -c TERM /tmp/rec/s.terms 2>/dev/null)" != $n ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+done
+wait $pid
+rc=$?
+[ -f /tmp/rec/s.ready ] && kill -KILL "$(cat /tmp/rec/s.ready)" 2>/dev/null
+echo "STAPVM-BEGIN %s"
+cat /tmp/rec/s.terms
+echo "STAPVM-END %s rc=$rc"
+echo "STAPVM-BEGIN %s-log"
+cat /tmp/rec/log
+echo "STAPVM-END %s-log rc=0"
+`, c.stay, cmd, c.interrupts, id, id, id, id)
+		}
+	}
 	return b.String()
+}
+
+// interruptCases send SIGINT to stap and stap-client during pass 5, whose
+// staprun stand-in records the SIGTERMs it gets.
+var interruptCases = []struct {
+	name       string
+	interrupts int
+	stay       int // 1: the stand-in survives SIGTERM
+}{
+	{"sigint", 1, 0},
+	{"three-sigints", 3, 1},
 }
 
 var tmpModule = regexp.MustCompile(`^/tmp/stap\w{6}/(stap_[0-9a-f]+_\d+|[a-z0-9_]+)\.ko$`)
@@ -99,7 +147,7 @@ func normalize(argv []string) []string {
 	return out
 }
 
-func TestStaprunArgvMatchesStap(t *testing.T) {
+func TestPass5MatchesRealStap(t *testing.T) {
 	console := vmRun(t, diffGuestScript(), "VM_EXTRA="+strings.Join(stapFiles, " "), "VM_HOME="+labStapHome(t))
 	sec := sections(console)
 	for _, c := range diffCases {
@@ -115,6 +163,28 @@ func TestStaprunArgvMatchesStap(t *testing.T) {
 			assert.Equal(t, pass5Lines(stapLog), pass5Lines(clientLog))
 		})
 	}
+	// In the same VM run: booting again would double the tier's time.
+	for _, c := range interruptCases {
+		t.Run(c.name, func(t *testing.T) {
+			stap, client := sec[c.name+"/stap"], sec[c.name+"/client"]
+			stapLog, clientLog := sec[c.name+"/stap-log"].text, sec[c.name+"/client-log"].text
+			t.Logf("stap: exit %s, staprun got %q", stap.rc, stap.lines())
+			assert.Equal(t, stap.rc, client.rc, "exit status\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
+			assert.Equal(t, stap.text, client.text, "the SIGTERMs staprun got")
+			assert.Equal(t, interruptLines(stapLog), interruptLines(clientLog))
+		})
+	}
+}
+
+// interruptLines are what an interrupted pass 5 prints at any verbosity.
+func interruptLines(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "interrupts") || strings.HasPrefix(l, "Pass 5") || strings.HasPrefix(l, "WARNING: /tmp/rec") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // pass5Lines are the lines pass 5 prints whatever the verbosity: the
