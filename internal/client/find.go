@@ -16,7 +16,9 @@ import (
 // better-ordered ones, never longer than the deadline.
 const (
 	defaultDiscoveryDeadline = 2 * time.Second
-	discoveryGrace           = 200 * time.Millisecond
+	// Responders answer a query 20-120 ms after it (RFC 6762 §6), so 100 ms
+	// after the first usable answer the first query's answers are in.
+	discoveryGrace = 100 * time.Millisecond
 	// DiscoveryTimeoutEnv overrides the deadline ("3s", "500ms", or seconds).
 	DiscoveryTimeoutEnv = "STAP_CLIENT_DISCOVERY_TIMEOUT"
 )
