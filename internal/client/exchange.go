@@ -95,6 +95,7 @@ func (r *run) round(ctx context.Context, cfg transport.Config, req []byte, over 
 }
 
 func (r *run) exchangeOne(ctx context.Context, cfg transport.Config, c discovery.Candidate, req []byte, zipPath string) error {
+	defer r.showProgress(c)() // a terminal's progress line (progress.go)
 	f, err := os.OpenFile(zipPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", zipPath, err)
