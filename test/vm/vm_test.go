@@ -30,6 +30,12 @@ echo "STAPVM-BEGIN boom"
 stap-client $srv --ssl=/certs -e 'probe begin { error("boom") }'
 echo "STAPVM-END boom rc=$?"
 
+echo "STAPVM-BEGIN cmd-output"
+stap-client $srv --ssl=/certs -o out.txt -c 'echo from-c' -e 'probe begin { printf("begin\n") } probe end { printf("end\n") }'
+rc=$?
+echo "out.txt: $(tr '\n' ' ' <out.txt)"
+echo "STAPVM-END cmd-output rc=$rc"
+
 echo "STAPVM-BEGIN sigint"
 stap-client $srv --ssl=/certs -e 'probe timer.s(1) { printf("tick\n") }' >/tmp/out 2>&1 &
 pid=$!
@@ -107,6 +113,12 @@ func TestPass5InRealKernel(t *testing.T) {
 		assert.Contains(t, s.text, "ERROR: boom")
 		assert.Contains(t, s.lines(), "WARNING: /usr/bin/staprun exited with status: 1")
 		assert.Contains(t, s.lines(), "Pass 5: run failed.  [man error::pass5]")
+	})
+	t.Run("-c runs the command, -o writes in the cwd", func(t *testing.T) {
+		s := sec["cmd-output"]
+		assert.Equal(t, "0", s.rc, s.text)
+		assert.Contains(t, s.lines(), "from-c")
+		assert.Contains(t, s.lines(), "out.txt: begin end ")
 	})
 	t.Run("SIGINT unloads and succeeds", func(t *testing.T) {
 		s := sec["sigint"]
