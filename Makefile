@@ -114,10 +114,11 @@ reproducible: build
 	if cmp -s $(BIN) "$$d/stap-client"; then echo "reproducible: two builds are identical ($$(sha256sum < $(BIN) | cut -c1-16))"; \
 	else echo "reproducible: FAILED: $(BIN) and a second build differ" >&2; exit 1; fi
 
-# What the tests need from apt on a fresh Debian 12: man (to render the page).
+# What the tests need from apt on a fresh Debian 12: man to render the page,
+# zsh to parse its completion file.
 test-deps:
-	@command -v man >/dev/null && command -v dpkg-deb >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db dpkg; }
+	@command -v man >/dev/null && command -v zsh >/dev/null && command -v dpkg-deb >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db zsh dpkg; }
 
 # Packaging checks: install/uninstall layout, the .deb's contents and a
 # dpkg -i into a throwaway root, reproducibility.

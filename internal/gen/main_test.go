@@ -79,3 +79,12 @@ func TestBashCompletes(t *testing.T) {
 		assert.ElementsMatch(t, want, got, "%q", tt.words)
 	}
 }
+
+// TestZshParses checks the zsh file's syntax (make test-deps installs zsh).
+func TestZshParses(t *testing.T) {
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Skip("zsh is not installed (make test-deps installs it)")
+	}
+	out, err := exec.Command("zsh", "-n", filepath.Join("..", "..", "completions", "_stap-client")).CombinedOutput()
+	assert.NoError(t, err, "%s", out)
+}
