@@ -13,6 +13,9 @@ import (
 
 // Options are how pass 5 runs.
 type Options struct {
+	// Stdin, Stdout and Stderr are staprun's, and Stderr also pass 5's
+	// messages. Files are handed over as they are; other writers are fed
+	// by exec's goroutines, which a third interrupt leaves running.
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -110,6 +113,7 @@ func run(argv []string, o Options, errf, warn func(string, ...any)) (rc int, too
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	interrupts := 0
+wait:
 	for {
 		select {
 		case <-o.Signals:
@@ -119,10 +123,9 @@ func run(argv []string, o Options, errf, warn func(string, ...any)) (rc int, too
 			if interrupts > maxInterrupts {
 				return 1, true
 			}
-			continue
 		case <-done:
+			break wait
 		}
-		break
 	}
 	ws, _ := c.ProcessState.Sys().(syscall.WaitStatus)
 	ret := ws.ExitStatus()
@@ -146,8 +149,8 @@ func run(argv []string, o Options, errf, warn func(string, ...any)) (rc int, too
 func timesPrint(b, a syscall.Tms, start, end time.Time) string {
 	usr := (a.Cutime + a.Utime - b.Cutime - b.Utime) * 1000 / clkTck
 	sys := (a.Cstime + a.Stime - b.Cstime - b.Stime) * 1000 / clkTck
-	real := (end.Unix()-start.Unix())*1000 + (int64(end.Nanosecond()/1000)-int64(start.Nanosecond()/1000))/1000
-	return fmt.Sprintf("in %dusr/%dsys/%dreal ms.", usr, sys, real)
+	wall := (end.Unix()-start.Unix())*1000 + (int64(end.Nanosecond()/1000)-int64(start.Nanosecond()/1000))/1000
+	return fmt.Sprintf("in %dusr/%dsys/%dreal ms.", usr, sys, wall)
 }
 
 // strerror is glibc's text for an errno (Go's is in lower case).
@@ -159,28 +162,26 @@ func strerror(err error) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// glibcSignals are glibc's strsignal texts; Go's differ in case and words.
-var glibcSignals = [...]string{
-	1: "Hangup", 2: "Interrupt", 3: "Quit", 4: "Illegal instruction",
-	5: "Trace/breakpoint trap", 6: "Aborted", 7: "Bus error",
-	8: "Floating point exception", 9: "Killed", 10: "User defined signal 1",
-	11: "Segmentation fault", 12: "User defined signal 2", 13: "Broken pipe",
-	14: "Alarm clock", 15: "Terminated", 16: "Stack fault", 17: "Child exited",
-	18: "Continued", 19: "Stopped (signal)", 20: "Stopped",
-	21: "Stopped (tty input)", 22: "Stopped (tty output)",
-	23: "Urgent I/O condition", 24: "CPU time limit exceeded",
-	25: "File size limit exceeded", 26: "Virtual timer expired",
-	27: "Profiling timer expired", 28: "Window changed", 29: "I/O possible",
-	30: "Power failure", 31: "Bad system call",
-}
-
-// sigrtmin is glibc's SIGRTMIN (32 and 33 are kept by the C library).
-const sigrtmin = 34
-
+// strsignal is glibc's text for a signal; Go's differ in case and words.
 func strsignal(n int) string {
+	names := [...]string{
+		1: "Hangup", 2: "Interrupt", 3: "Quit", 4: "Illegal instruction",
+		5: "Trace/breakpoint trap", 6: "Aborted", 7: "Bus error",
+		8: "Floating point exception", 9: "Killed", 10: "User defined signal 1",
+		11: "Segmentation fault", 12: "User defined signal 2", 13: "Broken pipe",
+		14: "Alarm clock", 15: "Terminated", 16: "Stack fault", 17: "Child exited",
+		18: "Continued", 19: "Stopped (signal)", 20: "Stopped",
+		21: "Stopped (tty input)", 22: "Stopped (tty output)",
+		23: "Urgent I/O condition", 24: "CPU time limit exceeded",
+		25: "File size limit exceeded", 26: "Virtual timer expired",
+		27: "Profiling timer expired", 28: "Window changed", 29: "I/O possible",
+		30: "Power failure", 31: "Bad system call",
+	}
+	// glibc's SIGRTMIN: it keeps 32 and 33 for itself.
+	const sigrtmin = 34
 	switch {
-	case n > 0 && n < len(glibcSignals) && glibcSignals[n] != "":
-		return glibcSignals[n]
+	case n > 0 && n < len(names) && names[n] != "":
+		return names[n]
 	case n >= sigrtmin && n <= 64:
 		return fmt.Sprintf("Real-time signal %d", n-sigrtmin)
 	}

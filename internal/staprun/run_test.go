@@ -208,10 +208,14 @@ func TestRunInterrupt(t *testing.T) {
 func TestRunThirdInterrupt(t *testing.T) {
 	rec := t.TempDir()
 	sigs := make(chan os.Signal)
-	var se bytes.Buffer
+	// A file, as stap's stderr is: the child outlives the run here, and a
+	// buffer would be written by the goroutine exec copies it with.
+	se, err := os.CreateTemp(t.TempDir(), "stderr")
+	require.NoError(t, err)
+	defer se.Close()
 	done := make(chan Outcome, 1)
 	go func() {
-		done <- Run([]string{standIn(t, trapTerm), rec, "stay"}, Options{Stdout: &se, Stderr: &se, Signals: sigs})
+		done <- Run([]string{standIn(t, trapTerm), rec, "stay"}, Options{Stdout: se, Stderr: se, Signals: sigs})
 	}()
 	pid := waitReady(t, rec)
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
@@ -231,7 +235,9 @@ func TestRunThirdInterrupt(t *testing.T) {
 	select {
 	case out := <-done:
 		assert.Equal(t, TooManyInterrupts, out)
-		assert.Equal(t, "Too many interrupts received, exiting.\n", se.String())
+		b, err := os.ReadFile(se.Name())
+		require.NoError(t, err)
+		assert.Equal(t, "Too many interrupts received, exiting.\n", string(b))
 	case <-time.After(10 * time.Second):
 		t.Fatal("the third interrupt did not end the run")
 	}
