@@ -54,5 +54,8 @@ func (r *run) pass5() int {
 	if out == staprun.Succeeded {
 		return 0
 	}
+	// After a third interrupt stap _exit()s and leaves its temp dir; we
+	// still remove ours (the caller's clean-up), which staprun no longer
+	// needs once it has loaded the module.
 	return 1
 }
