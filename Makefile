@@ -106,10 +106,11 @@ $(DEB): build man packaging/deb/control.in packaging/deb/copyright
 	dpkg-deb --root-owner-group -Zxz --build bin/deb-root $@
 
 # Two builds give the same bytes: the second from a copy of the tree at
-# another path with an empty build cache (about 25 s: everything compiles).
+# another path (without dot-directories: git, lab state) with an empty build
+# cache (about 25 s: everything compiles).
 reproducible: build
 	@d=$$(mktemp -d) && trap 'chmod -R u+w "$$d"; rm -rf "$$d"' EXIT && \
-	tar --exclude=./.git --exclude=./bin --exclude=./.lab -cf - . | tar -xf - -C "$$d" && \
+	tar --exclude='./.*' --exclude=./bin -cf - . | tar -xf - -C "$$d" && \
 	(cd "$$d" && GOCACHE="$$d/.cache" $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o "$$d/stap-client" ./cmd/stap-client) && \
 	if cmp -s $(BIN) "$$d/stap-client"; then echo "reproducible: two builds are identical ($$(sha256sum < $(BIN) | cut -c1-16))"; \
 	else echo "reproducible: FAILED: $(BIN) and a second build differ" >&2; exit 1; fi
