@@ -158,30 +158,36 @@ func (s servicesAt) Browse(ctx context.Context, found chan<- discovery.Service) 
 
 func runClientWith(t *testing.T, browser discovery.Browser, args ...string) result {
 	t.Helper()
-	if browser == nil {
-		browser = noServers{}
-	}
+	return runEnv(t, func(e *Env) {
+		if browser != nil {
+			e.Browser = browser
+		}
+	}, nil, args...)
+}
+
+// runEnv runs one in-process invocation in a fresh cwd, with TMPDIR at a
+// fresh directory (so a test can see nothing is left there), no network
+// discovery, and vars added to the environment; adjust may change the rest.
+func runEnv(t *testing.T, adjust func(*Env), vars map[string]string, args ...string) result {
+	t.Helper()
 	cwd, tmp := t.TempDir(), t.TempDir()
+	all := map[string]string{"TMPDIR": tmp, "HOME": cwd, DiscoveryTimeoutEnv: "300ms"}
+	for k, v := range vars {
+		all[k] = v
+	}
 	var so, se bytes.Buffer
 	env := Env{
 		Args: args, Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se,
-		LookupEnv: func(k string) (string, bool) {
-			switch k {
-			case "TMPDIR":
-				return tmp, true
-			case "HOME":
-				return cwd, true
-			case DiscoveryTimeoutEnv:
-				return "300ms", true
-			}
-			return "", false
-		},
-		Cwd:      cwd,
-		Host:     request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
-		Timeouts: transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
-		Version:  "test",
-		UID:      os.Geteuid(),
-		Browser:  browser,
+		LookupEnv: func(k string) (string, bool) { v, ok := all[k]; return v, ok },
+		Cwd:       cwd,
+		Host:      request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
+		Timeouts:  transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
+		Version:   "test",
+		UID:       os.Geteuid(),
+		Browser:   noServers{},
+	}
+	if adjust != nil {
+		adjust(&env)
 	}
 	code := Run(context.Background(), env)
 	return result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}

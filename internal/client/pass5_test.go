@@ -1,8 +1,6 @@
 package client
 
 import (
-	"bytes"
-	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,9 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/stap-client/stap-client/internal/request"
-	"github.com/stap-client/stap-client/internal/transport"
 )
 
 // recorder is a stand-in for staprun: it records its argv, the module it
@@ -49,31 +44,8 @@ func runPass5(t *testing.T, body string, sigs <-chan os.Signal, args ...string) 
 
 func runPass5With(t *testing.T, staprunPath, rec string, sigs <-chan os.Signal, args ...string) p5run {
 	t.Helper()
-	cwd, tmp := t.TempDir(), t.TempDir()
-	var so, se bytes.Buffer
-	env := Env{
-		Args: args, Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se,
-		LookupEnv: func(k string) (string, bool) {
-			switch k {
-			case "TMPDIR":
-				return tmp, true
-			case "HOME":
-				return cwd, true
-			case "SYSTEMTAP_STAPRUN":
-				return staprunPath, true
-			}
-			return "", false
-		},
-		Cwd:      cwd,
-		Host:     request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
-		Timeouts: transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
-		Version:  "test",
-		UID:      os.Geteuid(),
-		Browser:  noServers{},
-		Signals:  sigs,
-	}
-	code := Run(context.Background(), env)
-	return p5run{result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}, staprunPath, rec}
+	r := runEnv(t, func(e *Env) { e.Signals = sigs }, map[string]string{"SYSTEMTAP_STAPRUN": staprunPath}, args...)
+	return p5run{r, staprunPath, rec}
 }
 
 func readRec(t *testing.T, dir, name string) string {

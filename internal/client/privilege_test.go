@@ -3,20 +3,14 @@ package client
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/stap-client/stap-client/internal/request"
-	"github.com/stap-client/stap-client/internal/transport"
 )
 
 func TestCredentialsOf(t *testing.T) {
@@ -77,31 +71,8 @@ func requestArgv(t *testing.T, req []byte) []string {
 func runAs(t *testing.T, creds Credentials, args ...string) result {
 	t.Helper()
 	staprunPath, _ := recorder(t, "exit 0\n")
-	cwd, tmp := t.TempDir(), t.TempDir()
-	var so, se bytes.Buffer
-	env := Env{
-		Args: args, Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se,
-		LookupEnv: func(k string) (string, bool) {
-			switch k {
-			case "TMPDIR":
-				return tmp, true
-			case "HOME":
-				return cwd, true
-			case "SYSTEMTAP_STAPRUN":
-				return staprunPath, true
-			}
-			return "", false
-		},
-		Cwd:         cwd,
-		Host:        request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
-		Timeouts:    transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
-		Version:     "test",
-		UID:         os.Geteuid(),
-		Browser:     noServers{},
-		Credentials: func() Credentials { return creds },
-	}
-	code := Run(context.Background(), env)
-	return result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}
+	return runEnv(t, func(e *Env) { e.Credentials = func() Credentials { return creds } },
+		map[string]string{"SYSTEMTAP_STAPRUN": staprunPath}, args...)
 }
 
 func TestPass5PrivilegeAdjust(t *testing.T) {
