@@ -59,8 +59,11 @@ grep -q '^stap-client ' <<<"$out" || fail "unexpected --version output: $out"
 echo "pkg-check: dpkg -i into a throwaway root, then stap-client --version: ok"
 echo "$out" | sed 's/^/    /'
 
-# 4. the .deb is reproducible.
+# 4. the .deb is reproducible: two builds with the same SOURCE_DATE_EPOCH
+# (pinned, so a commit landing in between does not count as a difference).
+epoch=${SOURCE_DATE_EPOCH:-0}
+make --no-print-directory -s deb SOURCE_DATE_EPOCH="$epoch" >/dev/null
 cp "$deb" "$tmp/first.deb"
-make --no-print-directory -s deb >/dev/null
+make --no-print-directory -s deb SOURCE_DATE_EPOCH="$epoch" >/dev/null
 cmp -s "$deb" "$tmp/first.deb" || fail "two builds of $deb differ"
 echo "pkg-check: the .deb is reproducible ($(stat -c %s "$deb") bytes)"
