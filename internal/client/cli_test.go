@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/stapargs"
 )
 
@@ -123,28 +121,10 @@ func TestCLIGolden(t *testing.T) {
 			data, err := os.ReadFile(f)
 			require.NoError(t, err)
 			want := parseGolden(t, string(data))
-			home := t.TempDir()
-			var so, se bytes.Buffer
-			env := Env{
-				Args: want.args, Stdin: strings.NewReader(""), Stdout: &so, Stderr: &se,
-				LookupEnv: func(k string) (string, bool) {
-					switch k {
-					case "HOME", "TMPDIR":
-						return home, true
-					case DiscoveryTimeoutEnv:
-						return "100ms", true
-					}
-					return "", false
-				},
-				Cwd:     home,
-				Host:    request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
-				Version: "0.0.0-test",
-				UID:     os.Geteuid(),
-				Browser: noServers{},
-			}
+			res := runEnv(t, func(e *Env) { e.Version = "0.0.0-test" }, map[string]string{DiscoveryTimeoutEnv: "100ms"}, want.args...)
 			got := want
-			got.exit = Run(context.Background(), env)
-			got.stdout, got.stderr = placeholders(so.String()), placeholders(se.String())
+			got.exit = res.code
+			got.stdout, got.stderr = placeholders(res.stdout), placeholders(res.stderr)
 			if *update {
 				require.NoError(t, os.WriteFile(f, []byte(got.String()), 0o644))
 				return

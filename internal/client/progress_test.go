@@ -20,8 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/discovery"
-	"github.com/stap-client/stap-client/internal/request"
-	"github.com/stap-client/stap-client/internal/transport"
 )
 
 // fakeTerminal is a stderr that says it is a terminal and records what is
@@ -179,11 +177,10 @@ func TestRunProgress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			term := &fakeTerminal{tty: tt.tty}
-			env := progressEnv(t)
-			env.Stderr = term
-			env.Args = append([]string{"--server=" + addr, "--ssl=" + certs, "-p4", "-e", "probe begin { exit() }"}, tt.extra...)
-			require.Equal(t, 0, Run(t.Context(), env), "%s", term.String())
+			args := append([]string{"--server=" + addr, "--ssl=" + certs, "-p4", "-e", "probe begin { exit() }"}, tt.extra...)
+			res := runEnv(t, func(e *Env) { e.Stderr = term }, nil, args...)
 			out := term.String()
+			require.Equal(t, 0, res.code, "%s", out)
 			if !tt.want {
 				assert.NotContains(t, out, "compiling on")
 				assert.NotContains(t, out, "\r")
@@ -193,29 +190,6 @@ func TestRunProgress(t *testing.T) {
 			assert.Contains(t, out, " for 1s")
 			assert.True(t, strings.HasSuffix(out, erase), "erased before the run ends: %q", out)
 		})
-	}
-}
-
-// progressEnv is an in-process environment with no rc file and no network
-// beyond the test's own server.
-func progressEnv(t *testing.T) Env {
-	t.Helper()
-	home := t.TempDir()
-	return Env{
-		Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{},
-		LookupEnv: func(k string) (string, bool) {
-			switch k {
-			case "HOME", "TMPDIR":
-				return home, true
-			}
-			return "", false
-		},
-		Cwd:      home,
-		Host:     request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
-		Timeouts: transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
-		Version:  "test",
-		UID:      os.Geteuid(),
-		Browser:  noServers{},
 	}
 }
 
