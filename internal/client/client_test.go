@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"math/big"
@@ -396,6 +397,29 @@ func TestRunDiscovery(t *testing.T) {
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Equal(t, "WARNING: unsupported compile server property: bogus\nSystemtap Compile Server Status for 'online,bogus'\n"+
 			otherRel.Candidate(0).String()+"\n"+untrusted.Candidate(0).String()+"\n"+good.Candidate(0).String()+"\n", r.stderr)
+		r = runClientWith(t, servicesAt{otherRel, good}, "--ssl="+s.certDir, "--list-servers=online", "--json")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Empty(t, r.stderr)
+		var doc struct {
+			Version int
+			Queries []struct {
+				Spec    string
+				Servers []struct {
+					Host, Address, Sysinfo, Certinfo string
+					Usable                           bool
+					Rejections                       []string
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc), r.stdout)
+		assert.Equal(t, 1, doc.Version)
+		require.Len(t, doc.Queries, 1)
+		assert.Equal(t, "online", doc.Queries[0].Spec)
+		require.Len(t, doc.Queries[0].Servers, 2)
+		assert.False(t, doc.Queries[0].Servers[0].Usable)
+		assert.Contains(t, doc.Queries[0].Servers[0].Rejections[0], "incompatible")
+		assert.True(t, doc.Queries[0].Servers[1].Usable)
+		assert.Equal(t, "srva.local", doc.Queries[0].Servers[1].Host)
 		r = runClient(t, "--list-servers=online")
 		assert.Equal(t, "Systemtap Compile Server Status for 'online'\nNo servers found\n", r.stderr)
 	})

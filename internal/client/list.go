@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ func (r *run) listServers(ctx context.Context, release, arch string) bool {
 	var online []discovery.Candidate
 	browsed := false
 	ok := true
+	report := jsonReport{Version: 1}
 	for _, spec := range r.inv.ListServers {
 		if spec == "" {
 			spec = "specified"
@@ -48,6 +50,10 @@ func (r *run) listServers(ctx context.Context, release, arch string) bool {
 		}
 		list := r.buildList(ctx, words, online, p)
 		discovery.Order(list)
+		if r.inv.JSON {
+			report.Queries = append(report.Queries, r.jsonQuery(spec, list, release, arch))
+			continue
+		}
 		r.errf("Systemtap Compile Server Status for '%s'", spec)
 		found := false
 		for _, c := range list {
@@ -61,7 +67,61 @@ func (r *run) listServers(ctx context.Context, release, arch string) bool {
 			r.errf("No servers found")
 		}
 	}
+	if r.inv.JSON {
+		enc := json.NewEncoder(r.env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			r.ours("writing the server list", err)
+			return false
+		}
+	}
 	return ok
+}
+
+// jsonReport is --list-servers --json; Version changes when fields change
+// meaning (new fields may be added without it).
+type jsonReport struct {
+	Version int         `json:"version"`
+	Queries []jsonQuery `json:"queries"`
+}
+
+type jsonQuery struct {
+	Spec    string       `json:"spec"`
+	Servers []jsonServer `json:"servers"`
+}
+
+type jsonServer struct {
+	Instance        string   `json:"instance,omitempty"`
+	Host            string   `json:"host,omitempty"`
+	Address         string   `json:"address,omitempty"`
+	Port            uint16   `json:"port,omitempty"`
+	Sysinfo         string   `json:"sysinfo,omitempty"`
+	Version         string   `json:"version,omitempty"`
+	Certinfo        string   `json:"certinfo,omitempty"`
+	MOKFingerprints []string `json:"mok_fingerprints,omitempty"`
+	// Usable: this run would use it with the default spec; else Rejections
+	// say why not.
+	Usable     bool     `json:"usable"`
+	Rejections []string `json:"rejections,omitempty"`
+}
+
+// jsonQuery describes one listing, judging each server against this run's
+// needs (release, architecture, trust, signer).
+func (r *run) jsonQuery(spec string, list []discovery.Candidate, release, arch string) jsonQuery {
+	p := r.policy(context.Background(), release, arch)
+	q := jsonQuery{Spec: spec, Servers: []jsonServer{}}
+	for _, c := range list {
+		s := jsonServer{Instance: c.Instance, Host: c.Host, Port: c.Port, Sysinfo: c.Sysinfo, Version: c.Version, Certinfo: c.Certinfo, MOKFingerprints: c.MOKs}
+		if c.Addr.IsValid() {
+			s.Address = c.Addr.String()
+		} else {
+			s.Rejections = append(s.Rejections, "offline: known only from a certificate database")
+		}
+		s.Rejections = append(s.Rejections, p.Reasons(c)...)
+		s.Usable = len(s.Rejections) == 0
+		q.Servers = append(q.Servers, s)
+	}
+	return q
 }
 
 func (r *run) defaultSpec() string {

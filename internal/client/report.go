@@ -82,6 +82,8 @@ stap-client options:
                            searched in the order given, before the defaults
   --list-servers[=PROPS]   list compile servers (all, specified, online,
                            trusted, signer, compatible)
+  --json                   with --list-servers: JSON on stdout, with the
+                           reasons each server would be passed over
   --trust-servers[=SPEC]   add or revoke trust in servers (ssl, signer,
                            all-users, revoke, no-prompt)
   -h, --help               show this help and exit

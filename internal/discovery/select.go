@@ -32,6 +32,9 @@ type Verdict struct {
 	Reasons []string
 }
 
+// Reasons says why the default spec would pass c over; none: usable.
+func (p Policy) Reasons(c Candidate) []string { return p.judge(c, true) }
+
 // judge applies the filters; trust is one of them only for the default spec
 // (a named server is tried, and its handshake decides).
 func (p Policy) judge(c Candidate, needTrust bool) []string {

@@ -171,6 +171,7 @@ var table = [...]Option{
 	// ambiguity messages keep their order.
 	{Long: "server", Arg: RequiredArgument, ArgName: "HOST|IP[:PORT]", Class: ClientOwn},
 	{Long: "ssl", Arg: RequiredArgument, ArgName: "DIRNAME", Class: ClientOwn},
+	{Long: "json", Arg: NoArgument, Class: ClientOwn},
 
 	// Short-only options, in ShortOptions order (h, V and i are above).
 	{Short: 'v', Class: Forward},

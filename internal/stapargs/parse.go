@@ -54,6 +54,7 @@ type Invocation struct {
 
 	Servers      []string // --server and --use-server values in order; "" is the default spec
 	SSLDirs      []string // --ssl values in order
+	JSON         bool     // --json: --list-servers as JSON on stdout
 	ListServers  []string // each --list-servers value, "" for none
 	TrustServers string   // --trust-servers value ("ssl" when given without one); "" if not given
 	Help         bool     // -h/--help: parsing stopped there, as stap prints help at once
@@ -483,6 +484,8 @@ func (p *parser) option(m match) (stop bool, err error) {
 			return false, p.failf("%s: ERROR: Missing argument to --ssl", p.g.prog)
 		}
 		inv.SSLDirs = append(inv.SSLDirs, arg)
+	case "json":
+		inv.JSON = true
 	case "use-server-on-error":
 		if err := p.refuseWithClientOptions("--use-server-on-error", true); err != nil {
 			return false, err
