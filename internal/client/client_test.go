@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"math/big"
@@ -428,4 +429,19 @@ func TestRunDiscovery(t *testing.T) {
 		assert.Equal(t, 1, r.code)
 		assert.Equal(t, "Unable to find a suitable compile server.  [man stap-server]\nNo servers online to select from.\nPasses: via server failed.  Try again with another '-v' option.\n", r.stderr)
 	})
+}
+
+// brokenNetwork cannot browse at all.
+type brokenNetwork struct{}
+
+func (brokenNetwork) Browse(context.Context, chan<- discovery.Service) error {
+	return errors.New("listen udp4 0.0.0.0:5353: bind: address already in use")
+}
+
+func TestRunNoMulticast(t *testing.T) {
+	r := runClientWith(t, brokenNetwork{}, "-p2", "-e", "probe begin {}")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "stap-client: WARNING: servers cannot be found on the network: listen udp4 0.0.0.0:5353: bind: address already in use; give --server=HOST:PORT\n"+
+		"Unable to find a suitable compile server.  [man stap-server]\nNo servers online to select from.\n"+
+		"Passes: via server failed.  Try again with another '-v' option.\n", r.stderr)
 }

@@ -149,11 +149,10 @@ func (r *run) discover(ctx context.Context, p discovery.Policy, specs []discover
 	start := time.Now()
 	svcs, err := discovery.Collect(ctx, r.env.Browser, ready, discoveryGrace)
 	if err != nil {
-		if errors.Is(err, discovery.ErrNoMulticast) {
-			r.errf("%s: WARNING: servers cannot be found on the network: %v; give --server=HOST:PORT", Prog, err)
-			return nil, nil
-		}
-		return nil, fmt.Errorf("finding servers on the network: %w", err)
+		// No multicast (no interface, port 5353 held exclusively...): one
+		// line, then go on; servers given with a port still work.
+		r.errf("%s: WARNING: servers cannot be found on the network: %v; give --server=HOST:PORT", Prog, err)
+		return nil, nil
 	}
 	online := discovery.Candidates(svcs)
 	r.logf(2, "%s: found %d server address(es) on the network in %d ms", Prog, len(online), time.Since(start).Milliseconds())
