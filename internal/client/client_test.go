@@ -438,6 +438,16 @@ func (brokenNetwork) Browse(context.Context, chan<- discovery.Service) error {
 	return errors.New("listen udp4 0.0.0.0:5353: bind: address already in use")
 }
 
+func TestRunDiscoveryTimeoutFlag(t *testing.T) {
+	start := time.Now()
+	r := runClient(t, "--find-timeout=50ms", "-p2", "-e", "probe begin {}")
+	assert.Equal(t, 1, r.code)
+	assert.Less(t, time.Since(start), 250*time.Millisecond, "the flag wins over the environment's 300ms")
+	r = runClient(t, "--find-timeout=soon", "-p2", "-e", "probe begin {}")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `discovery timeout "soon" is not a duration`)
+}
+
 func TestRunNoMulticast(t *testing.T) {
 	r := runClientWith(t, brokenNetwork{}, "-p2", "-e", "probe begin {}")
 	assert.Equal(t, 1, r.code)

@@ -23,8 +23,12 @@ const (
 	DiscoveryTimeoutEnv = "STAP_CLIENT_DISCOVERY_TIMEOUT"
 )
 
+// discoveryDeadline: --find-timeout, else the environment, else 2 s.
 func (r *run) discoveryDeadline() (time.Duration, error) {
-	v, ok := r.env.LookupEnv(DiscoveryTimeoutEnv)
+	v, ok := r.inv.DiscoveryTimeout, r.inv.DiscoveryTimeout != ""
+	if !ok {
+		v, ok = r.env.LookupEnv(DiscoveryTimeoutEnv)
+	}
 	if !ok || v == "" {
 		return defaultDiscoveryDeadline, nil
 	}
@@ -34,7 +38,7 @@ func (r *run) discoveryDeadline() (time.Duration, error) {
 	if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
 		return time.Duration(f * float64(time.Second)), nil
 	}
-	return 0, fmt.Errorf("%s=%q is not a duration (e.g. 2s)", DiscoveryTimeoutEnv, v)
+	return 0, fmt.Errorf("discovery timeout %q is not a duration (e.g. 2s or 0.5)", v)
 }
 
 // policy is what discovery must select for this run.

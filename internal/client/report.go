@@ -84,6 +84,8 @@ stap-client options:
                            trusted, signer, compatible)
   --json                   with --list-servers: JSON on stdout, with the
                            reasons each server would be passed over
+  --find-timeout=DURATION  stop looking for servers on the network after
+                           DURATION (default 2s)
   --trust-servers[=SPEC]   add or revoke trust in servers (ssl, signer,
                            all-users, revoke, no-prompt)
   -h, --help               show this help and exit

@@ -172,6 +172,7 @@ var table = [...]Option{
 	{Long: "server", Arg: RequiredArgument, ArgName: "HOST|IP[:PORT]", Class: ClientOwn},
 	{Long: "ssl", Arg: RequiredArgument, ArgName: "DIRNAME", Class: ClientOwn},
 	{Long: "json", Arg: NoArgument, Class: ClientOwn},
+	{Long: "find-timeout", Arg: RequiredArgument, ArgName: "DURATION", Class: ClientOwn},
 
 	// Short-only options, in ShortOptions order (h, V and i are above).
 	{Short: 'v', Class: Forward},

@@ -42,7 +42,7 @@ func TestLongOptionsAreStap48InOrder(t *testing.T) {
 			got = append(got, o)
 		}
 	}
-	require.Len(t, got, 55, "52 of stap 4.8 plus --server, --ssl and --json")
+	require.Len(t, got, 56, "52 of stap 4.8 plus --server, --ssl, --json and --find-timeout")
 	for i, want := range stap48Long {
 		assert.Equal(t, want.name, got[i].Long, "entry %d", i)
 		assert.Equal(t, want.arg, got[i].Arg, "--%s", want.name)
@@ -120,7 +120,7 @@ func TestClasses(t *testing.T) {
 		"--client-options": NeedsLocalStap, "--sign-module": NeedsLocalStap, "-J": NeedsLocalStap, "-j": NeedsLocalStap,
 		"-h": Info, "--help": Info, "-V": Info, "--version": Info,
 		"--use-server": ServerControl, "--list-servers": ServerControl, "--trust-servers": ServerControl,
-		"--server": ClientOwn, "--ssl": ClientOwn, "--json": ClientOwn,
+		"--server": ClientOwn, "--ssl": ClientOwn, "--json": ClientOwn, "--find-timeout": ClientOwn,
 	}
 	for spelling, class := range want {
 		o, ok := Lookup(spelling)
@@ -188,5 +188,22 @@ func TestEveryOptionIsHandled(t *testing.T) {
 				assert.Contains(t, inv.NeedsLocal, sp)
 			}
 		})
+	}
+}
+
+// stap-client's own long options must not start with a letter any stap 4.8
+// long option starts with (beyond the seed's --server and --ssl): otherwise
+// an abbreviation that is unique for stap becomes ambiguous for us.
+func TestOwnOptionsKeepStapAbbreviations(t *testing.T) {
+	first := map[byte]bool{}
+	for _, o := range Options() {
+		if o.Long != "" && o.Class != ClientOwn {
+			first[o.Long[0]] = true
+		}
+	}
+	for _, o := range Options() {
+		if o.Class == ClientOwn && o.Long != "server" && o.Long != "ssl" {
+			assert.False(t, first[o.Long[0]], "--%s shares its first letter with a stap option", o.Long)
+		}
 	}
 }

@@ -52,13 +52,15 @@ type Invocation struct {
 
 	Run RunOptions // what pass 5 needs
 
-	Servers      []string // --server and --use-server values in order; "" is the default spec
-	SSLDirs      []string // --ssl values in order
-	JSON         bool     // --json: --list-servers as JSON on stdout
-	ListServers  []string // each --list-servers value, "" for none
-	TrustServers string   // --trust-servers value ("ssl" when given without one); "" if not given
-	Help         bool     // -h/--help: parsing stopped there, as stap prints help at once
-	Version      bool     // -V/--version: parsing stopped there
+	Servers []string // --server and --use-server values in order; "" is the default spec
+	SSLDirs []string // --ssl values in order
+	JSON    bool     // --json: --list-servers as JSON on stdout
+	// DiscoveryTimeout is --find-timeout, unparsed ("" if not given).
+	DiscoveryTimeout string
+	ListServers      []string // each --list-servers value, "" for none
+	TrustServers     string   // --trust-servers value ("ssl" when given without one); "" if not given
+	Help             bool     // -h/--help: parsing stopped there, as stap prints help at once
+	Version          bool     // -V/--version: parsing stopped there
 
 	// NeedsLocal are the spellings ("-R", "--remote") of given options that
 	// need a local systemtap translator, in order, without repeats.
@@ -486,6 +488,8 @@ func (p *parser) option(m match) (stop bool, err error) {
 		inv.SSLDirs = append(inv.SSLDirs, arg)
 	case "json":
 		inv.JSON = true
+	case "find-timeout":
+		inv.DiscoveryTimeout = arg
 	case "use-server-on-error":
 		if err := p.refuseWithClientOptions("--use-server-on-error", true); err != nil {
 			return false, err
