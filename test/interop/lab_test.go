@@ -3,7 +3,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 // lab is what test/lab/up.sh wrote to lab.env.
@@ -51,7 +52,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "interop: LAB_ENV is not set: run `make test`, which starts the real compile server (test/lab/up.sh), or set SKIP_INTEROP=1 to leave this tier out")
 		return 1
 	}
-	vars, err := readEnv(path)
+	vars, err := labenv.Read(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "interop:", err)
 		return 1
@@ -73,28 +74,6 @@ func runMain(m *testing.M) int {
 	}
 	theLab = &lab{vars: vars, bin: bin}
 	return m.Run()
-}
-
-func readEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the lab description: %w", err)
-	}
-	defer f.Close()
-	vars := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s: bad line %q", path, line)
-		}
-		vars[strings.TrimPrefix(k, "export ")] = strings.Trim(v, `"'`)
-	}
-	return vars, sc.Err()
 }
 
 // outcome is one client run.

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 // guestScript runs each case between markers; vm.sh's /init runs it.
@@ -164,17 +166,7 @@ func sections(console string) map[string]section {
 
 func readEnv(t *testing.T, path string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err, "reading the lab description")
-	vars := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		require.True(t, ok, "%s: bad line %q", path, line)
-		vars[strings.TrimPrefix(k, "export ")] = strings.Trim(v, `"'`)
-	}
+	vars, err := labenv.Read(path)
+	require.NoError(t, err)
 	return vars
 }
