@@ -54,6 +54,12 @@ func newCert(t *testing.T) tls.Certificate {
 
 func startFake(t *testing.T, reply []byte) *fakeServer {
 	t.Helper()
+	return startFakeAfter(t, reply, 0)
+}
+
+// startFakeAfter is startFake whose replies take delay.
+func startFakeAfter(t *testing.T, reply []byte, delay time.Duration) *fakeServer {
+	t.Helper()
 	cert := newCert(t)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	require.NoError(t, err)
@@ -78,6 +84,7 @@ func startFake(t *testing.T, reply []byte) *fakeServer {
 					return
 				}
 				s.requests <- req
+				time.Sleep(delay)
 				c.Write(reply)
 			}()
 		}

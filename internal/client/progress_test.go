@@ -2,12 +2,9 @@ package client
 
 import (
 	"bytes"
-	"crypto/tls"
-	"encoding/binary"
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,33 +126,8 @@ func TestIsTerminal(t *testing.T) {
 // startSlowFake is a compile server that takes its time to answer.
 func startSlowFake(t *testing.T, reply []byte, delay time.Duration) (addr, certDir string) {
 	t.Helper()
-	cert := newCert(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	certDir = t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(certDir, "stap.cert"), cert.Certificate[0], 0o644))
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var hdr [4]byte
-				if _, err := io.ReadFull(c, hdr[:]); err != nil {
-					return
-				}
-				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(hdr[:]))); err != nil {
-					return
-				}
-				time.Sleep(delay)
-				c.Write(reply)
-			}()
-		}
-	}()
-	return ln.Addr().String(), certDir
+	s := startFakeAfter(t, reply, delay)
+	return s.addr, s.certDir
 }
 
 // TestRunProgress runs whole invocations against a server that compiles for
