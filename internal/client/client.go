@@ -340,6 +340,10 @@ func (r *run) compile(ctx context.Context) int {
 		}
 		r.errf("Passes: via server %s %s%s", ws, memUsage(), times.since())
 	}
+	if !ok && ctx.Err() != nil {
+		// stap says nothing more after an interrupt: exit 1, quietly.
+		return 1
+	}
 	if !ok {
 		if !r.inv.DumpMode {
 			r.errf("Passes: via server failed.  Try again with another '-v' option.")
@@ -381,7 +385,11 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 	}
 
 	zipPath := filepath.Join(r.tmp, "server.zip")
-	winner, failures := r.exchange(ctx, req.Zip, over, cands, zipPath)
+	winner, failures, interrupted := r.exchange(ctx, req.Zip, over, cands, zipPath)
+	if interrupted != "" {
+		r.ours("interrupted while "+interrupted, nil)
+		return false, ""
+	}
 	if winner == "" {
 		r.explainFailures(cands, failures, over)
 		return false, ""

@@ -190,7 +190,7 @@ func runEnv(t *testing.T, adjust func(*Env), vars map[string]string, args ...str
 		LookupEnv: func(k string) (string, bool) { v, ok := all[k]; return v, ok },
 		Cwd:       cwd,
 		Host:      request.Host{Release: "6.1.0-56-amd64", Machine: "x86_64"},
-		Timeouts:  transport.Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
+		Timeouts:  transport.Timeouts{Stagger: 250 * time.Millisecond, Bound: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second},
 		Version:   "test",
 		UID:       os.Geteuid(),
 		Browser:   noServers{},

@@ -41,18 +41,20 @@ func isTerminal(w io.Writer) bool {
 	return false
 }
 
-// showProgress starts the progress line for one exchange with c and returns
-// the function that ends it. Meanwhile the run's stderr goes through
-// the line, so messages never mix with it. Nothing happens unless stderr is
-// a terminal and the run is not quiet (-q): pipes and CI logs stay clean.
-func (r *run) showProgress(c discovery.Candidate) (stop func()) {
+// showProgress starts the progress line for the exchange with the servers
+// and returns the function that changes what it says ("connecting to
+// HOST:PORT", ...) and the one that ends it. Meanwhile the run's stderr
+// goes through the line, so messages never mix with it. Nothing is drawn
+// unless stderr is a terminal and the run is not quiet (-q): pipes and CI
+// logs stay clean.
+func (r *run) showProgress(doing string) (set func(string), stop func()) {
 	if !isTerminal(r.env.Stderr) || r.inv != nil && slices.Contains(r.inv.ServerArgs, "-q") {
-		return func() {}
+		return func(string) {}, func() {}
 	}
-	p := startProgress(r.env.Stderr, serverLabel(c), progressDelay, progressEvery, time.Now)
+	p := startProgress(r.env.Stderr, doing, progressDelay, progressEvery, time.Now)
 	saved := r.env.Stderr
 	r.env.Stderr = p
-	return func() {
+	return p.set, func() {
 		p.stop()
 		r.env.Stderr = saved
 	}
@@ -71,24 +73,25 @@ func serverLabel(c discovery.Candidate) string {
 	return net.JoinHostPort(host, strconv.Itoa(int(c.Port)))
 }
 
-// progress draws "stap-client: compiling on SERVER for Ns" on a terminal and
-// erases it before anything else is written through it.
+// progress draws "stap-client: compiling on SERVER for Ns" (or what the
+// exchange is doing now) on a terminal and erases it before anything else is
+// written through it.
 type progress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	server string
-	start  time.Time
-	now    func() time.Time
-	shown  bool // the line is on the screen
-	quit   chan struct{}
-	done   chan struct{}
+	mu    sync.Mutex
+	w     io.Writer
+	doing string
+	start time.Time
+	now   func() time.Time
+	shown bool // the line is on the screen
+	quit  chan struct{}
+	done  chan struct{}
 }
 
 // erase is carriage return and "erase to end of line" (ECMA-48 EL).
 const erase = "\r\x1b[K"
 
-func startProgress(w io.Writer, server string, delay, every time.Duration, now func() time.Time) *progress {
-	p := &progress{w: w, server: server, start: now(), now: now, quit: make(chan struct{}), done: make(chan struct{})}
+func startProgress(w io.Writer, doing string, delay, every time.Duration, now func() time.Time) *progress {
+	p := &progress{w: w, doing: doing, start: now(), now: now, quit: make(chan struct{}), done: make(chan struct{})}
 	go p.loop(delay, every)
 	return p
 }
@@ -118,8 +121,20 @@ func (p *progress) draw() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	secs := int(p.now().Sub(p.start) / time.Second)
-	fmt.Fprintf(p.w, "%s%s: compiling on %s for %ds", erase, Prog, p.server, secs)
+	fmt.Fprintf(p.w, "%s%s: %s for %ds", erase, Prog, p.doing, secs)
 	p.shown = true
+}
+
+// set changes what the line says; a line on the screen shows it at once.
+func (p *progress) set(doing string) {
+	p.mu.Lock()
+	changed := p.doing != doing
+	p.doing = doing
+	shown := p.shown
+	p.mu.Unlock()
+	if changed && shown {
+		p.draw()
+	}
 }
 
 // Write erases the line first; the next tick draws it again below.

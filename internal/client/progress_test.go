@@ -72,7 +72,7 @@ func TestProgressLine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			term := &fakeTerminal{tty: true}
-			p := startProgress(term, "srv:5555", tt.delay, time.Hour, fixedClock())
+			p := startProgress(term, "compiling on srv:5555", tt.delay, time.Hour, fixedClock())
 			if tt.delay == 0 {
 				require.Eventually(t, func() bool { return term.String() != "" }, 5*time.Second, time.Millisecond)
 			}
@@ -88,7 +88,7 @@ func TestProgressLine(t *testing.T) {
 
 func TestProgressRedraws(t *testing.T) {
 	term := &fakeTerminal{tty: true}
-	p := startProgress(term, "srv:5555", 0, time.Millisecond, fixedClock())
+	p := startProgress(term, "compiling on srv:5555", 0, time.Millisecond, fixedClock())
 	require.Eventually(t, func() bool {
 		return strings.Count(term.String(), "compiling on") >= 3
 	}, 5*time.Second, time.Millisecond)

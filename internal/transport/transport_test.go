@@ -51,21 +51,30 @@ type fakeServer struct {
 	conns    int
 }
 
-// serve answers each connection with handle after the handshake.
+// startServer answers each connection with handle after the handshake.
 func startServer(t *testing.T, cert tls.Certificate, handle func(c net.Conn, req []byte)) *fakeServer {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	return startServerAfter(t, cert, 0, handle)
+}
+
+// startServerAfter is startServer whose handshakes start delay after the
+// connection is accepted, as a busy server's do.
+func startServerAfter(t *testing.T, cert tls.Certificate, delay time.Duration, handle func(c net.Conn, req []byte)) *fakeServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s := &fakeServer{ln: ln}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
-			c, err := ln.Accept()
+			raw, err := ln.Accept()
 			if err != nil {
 				return
 			}
 			go func() {
-				defer c.Close()
+				defer raw.Close()
+				time.Sleep(delay)
+				c := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{cert}})
 				s.mu.Lock()
 				s.conns++
 				s.mu.Unlock()
@@ -101,7 +110,7 @@ func (p pinned) Trusts(d []byte) bool { return string(d) == string(p.der) }
 func (p pinned) TrustedCerts() []*x509.Certificate { return nil }
 
 func cfg(stores ...certdb.Store) Config {
-	return Config{Stores: stores, Timeouts: Timeouts{Connect: 2 * time.Second, Handshake: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second}, Backoff: 10 * time.Millisecond}
+	return Config{Stores: stores, Timeouts: Timeouts{Stagger: 100 * time.Millisecond, Bound: 5 * time.Second, Write: 5 * time.Second, Idle: 5 * time.Second}, ConnectTries: 1, Backoff: 10 * time.Millisecond}
 }
 
 func TestExchange(t *testing.T) {
@@ -185,8 +194,8 @@ func TestExchange(t *testing.T) {
 	})
 }
 
-// A server that resets the first connections is retried, and the retry
-// succeeds; with no retries left the reset is reported.
+// A server that resets the first connections is tried again, and the try
+// succeeds; with no tries left the reset is reported.
 func TestExchangeRetriesReset(t *testing.T) {
 	now := time.Now()
 	good := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
@@ -223,7 +232,7 @@ func TestExchangeRetriesReset(t *testing.T) {
 		}
 	}()
 	c := cfg(pinned{good.Certificate[0]})
-	c.Retries = 3
+	c.ConnectTries = 3
 	var out strings.Builder
 	_, err = Exchange(context.Background(), c, Server{Addr: ln.Addr().String()}, []byte("zip"), &out)
 	require.NoError(t, err)
@@ -232,7 +241,7 @@ func TestExchangeRetriesReset(t *testing.T) {
 	mu.Lock()
 	resets = 1
 	mu.Unlock()
-	c.Retries = 0
+	c.ConnectTries = 1
 	_, err = Exchange(context.Background(), c, Server{Addr: ln.Addr().String()}, []byte("zip"), io.Discard)
 	var te *Error
 	require.ErrorAs(t, err, &te)
