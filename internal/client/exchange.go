@@ -35,6 +35,7 @@ func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []disco
 		Backoff:  250e6,
 		Logf:     r.logf,
 		Warnf:    func(f string, a ...any) { r.errf(f, a...) },
+		MaxReply: r.budget,
 	}
 	if over {
 		// A stock server resets an oversized request; retrying cannot help.
@@ -110,7 +111,9 @@ func (r *run) exchangeOne(ctx context.Context, cfg transport.Config, c discovery
 // explainFailures prints stap's lines, then ours: why each server failed and
 // what to do about it.
 func (r *run) explainFailures(cands []discovery.Candidate, fails []failure, over bool) {
-	r.errf("Unable to connect to a server.")
+	if !gotReply(fails) {
+		r.errf("Unable to connect to a server.")
+	}
 	if r.verbose == 1 {
 		r.errf("The following servers were tried:")
 		r.errf("%s", listing(cands))
@@ -137,6 +140,9 @@ func reason(err error, over, haveSSL bool) string {
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return err.Error()
+	}
+	if msg := replyFailure(te); msg != "" {
+		return msg
 	}
 	switch te.Kind {
 	case transport.KindUntrusted:

@@ -33,7 +33,8 @@ type Timeouts struct {
 // compile sends nothing until it is done.
 var DefaultTimeouts = Timeouts{Connect: 2 * time.Second, Handshake: 20 * time.Second, Write: 30 * time.Second, Idle: 15 * time.Minute}
 
-// MaxResponse bounds the bytes read from a server (real replies are ~1 MB).
+// MaxResponse bounds the bytes read from a server when Config.MaxReply is
+// 0 (real replies are 1 KB to tens of MB).
 const MaxResponse = 1 << 30
 
 // Server is one place to connect to.
@@ -57,6 +58,8 @@ type Config struct {
 	Logf func(level int, format string, args ...any)
 	// Warnf prints warnings that stap always prints.
 	Warnf func(format string, args ...any)
+	// MaxReply bounds the reply's bytes; 0 means MaxResponse.
+	MaxReply int64
 }
 
 // Kind classifies a failure the way stap's messages and retries need.
@@ -72,6 +75,7 @@ const (
 	KindTimeout                   // a deadline passed after connecting
 	KindNoReply                   // the server closed without sending anything
 	KindIO                        // sending or receiving failed otherwise
+	KindTooLarge                  // the reply is larger than Config.MaxReply
 )
 
 // Error is a failed exchange with one server.
@@ -85,6 +89,10 @@ type Error struct {
 	// Connected: the handshake succeeded; the failure came while sending
 	// the request or reading the reply.
 	Connected bool
+	// Bytes of the reply received before the failure.
+	Bytes int64
+	// Limit is Config.MaxReply in effect, for KindTooLarge.
+	Limit int64
 }
 
 func (e *Error) Error() string {
@@ -216,16 +224,20 @@ func exchangeOnce(ctx context.Context, cfg Config, srv Server, req []byte, w io.
 	}
 	res := &Result{Store: trusted, Cert: leaf}
 	r := &idleReader{conn: conn, raw: raw, idle: cfg.Timeouts.Idle}
-	n, err := io.Copy(w, io.LimitReader(r, MaxResponse+1))
+	limit := cfg.MaxReply
+	if limit <= 0 {
+		limit = MaxResponse
+	}
+	n, err := io.Copy(w, io.LimitReader(r, limit+1))
 	res.Bytes = n
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		return res, &Error{Kind: classify(err, KindIO), Server: srv, Op: "receiving the response from", Err: err, Connected: true}
+		return res, &Error{Kind: classify(err, KindIO), Server: srv, Op: "receiving the response from", Err: err, Connected: true, Bytes: n}
 	}
-	if n > MaxResponse {
-		return res, &Error{Kind: KindIO, Server: srv, Op: "receiving the response from", Err: fmt.Errorf("response larger than %d bytes", MaxResponse)}
+	if n > limit {
+		return res, &Error{Kind: KindTooLarge, Server: srv, Op: "receiving the response from", Err: fmt.Errorf("the reply is larger than %d bytes", limit), Connected: true, Bytes: n, Limit: limit}
 	}
 	if n == 0 {
 		return res, &Error{Kind: KindNoReply, Server: srv, Op: "receiving the response from", Err: errors.New("the server closed the connection without a reply"), Connected: true}
