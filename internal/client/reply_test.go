@@ -256,23 +256,32 @@ func TestBinaryPrintsOneGBToAPipe(t *testing.T) {
 }
 
 func TestBinaryInterrupted(t *testing.T) {
-	out := newBigEntry(t, "stdout", stdoutChunk(), 400)
+	big := serveBig(t, p2Small, newBigEntry(t, "stdout", stdoutChunk(), 400))
+	// A server that stops after the first bytes of its reply.
+	started, stalled := make(chan struct{}, 1), make(chan struct{})
+	t.Cleanup(func() { close(stalled) })
+	slow := startFakeFunc(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("PK\x03\x04"))
+		started <- struct{}{}
+		<-stalled
+	})
 	tests := []struct {
-		name string
-		sig  syscall.Signal
+		name   string
+		server *fakeServer
+		sig    syscall.Signal
 		// when waits for the moment to interrupt; it may read stdout.
 		when func(t *testing.T, r *binRun)
 		// drain keeps reading stdout after the signal.
 		drain bool
 	}{
-		{"SIGINT while printing", syscall.SIGINT, readSome, true},
-		{"SIGINT while printing to a stalled pipe", syscall.SIGINT, readSome, false},
-		{"SIGTERM while unpacking", syscall.SIGTERM, unpacking, true},
+		{"SIGINT while printing", big, syscall.SIGINT, readSome, true},
+		{"SIGINT while printing to a stalled pipe", big, syscall.SIGINT, readSome, false},
+		{"SIGTERM while unpacking", big, syscall.SIGTERM, unpacking, true},
+		{"SIGTERM while receiving", slow, syscall.SIGTERM, func(*testing.T, *binRun) { <-started }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := serveBig(t, p2Small, out)
-			r := startBinary(t, s, nil, "-p2", "-e", "probe begin {}")
+			r := startBinary(t, tc.server, nil, "-p2", "-e", "probe begin {}")
 			tc.when(t, r)
 			start := time.Now()
 			require.NoError(t, r.cmd.Process.Signal(tc.sig))
@@ -281,6 +290,7 @@ func TestBinaryInterrupted(t *testing.T) {
 			}
 			code, _ := r.wait(t)
 			took := time.Since(start)
+			t.Logf("exit %d, %v after the signal; stderr: %q", code, took, r.stderr.String())
 			assert.Equal(t, 1, code, r.stderr.String())
 			assert.Less(t, took, time.Second, "the run ends within 1 s of the signal")
 			r.leftNothing(t)
