@@ -57,7 +57,7 @@ func TestFilterLikeSed(t *testing.T) {
 
 func TestFilterRandomLikeSed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	pieces := []string{"\n", ".ko", ".ko\n", "k", "o", ".", "Keeping temporary directory", "a"}
+	pieces := []string{"\n", ".ko", ".ko\n", "k", "o", ".", "Keeping temporary directory", "a", "\xff", "\r"}
 	for i := range 50 {
 		var b strings.Builder
 		for b.Len() < 4*bufSize {
