@@ -93,6 +93,7 @@ type run struct {
 	stores  []certdb.Store // loaded on first use
 	intr    *interrupts
 	res     *response.Result // the processed response, for pass 5
+	budget  int64            // bytes one reply may cost (replyBudget)
 	// autoMsgs explain the privilege and server mode stap chose by itself;
 	// autoServer is that server mode, which shows "Using a compile server.".
 	autoMsgs   []string
@@ -363,6 +364,12 @@ func (r *run) compile(ctx context.Context) int {
 // passes builds the request, exchanges it and processes the response. It
 // returns success and the winning server's printout.
 func (r *run) passes(ctx context.Context, release, arch string, cands []discovery.Candidate) (bool, string) {
+	budget, err := r.replyBudget()
+	if err != nil {
+		r.ours(err.Error(), nil)
+		return false, ""
+	}
+	r.budget = budget
 	req, err := request.Build(request.Spec{
 		Release: release, Arch: arch,
 		Script: r.inv.Script, Stdin: r.env.Stdin,
@@ -400,12 +407,15 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 		r.ours("unpacking the server response", err)
 		return false, winner
 	}
-	if err := response.Unpack(zipPath, serverDir, response.DefaultLimits); err != nil {
-		r.errf("Unable to unzip the server response '%s'", zipPath)
-		if errors.Is(err, response.ErrEmpty) {
-			r.ours(noReply(over), nil)
-		} else {
-			r.ours("the server response was refused", err)
+	// An interrupt during unpacking, processing or printing ends the run
+	// with 1, as one during the passes does in stap.
+	if err := response.Unpack(ctx, zipPath, serverDir, response.LimitsFor(r.budget)); err != nil {
+		if ctx.Err() == nil {
+			var size int64
+			if fi, serr := os.Stat(zipPath); serr == nil {
+				size = fi.Size()
+			}
+			r.explainUnpack(err, winner, zipPath, over, size)
 		}
 		return false, winner
 	}
@@ -422,12 +432,15 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 		}
 		return false, winner
 	}
+	if ctx.Err() != nil {
+		return false, winner
+	}
 	r.res = res
-	return r.finish(res), winner
+	return r.finish(ctx, res), winner
 }
 
 // finish prints the server's output and saves the module, as stap does.
-func (r *run) finish(res *response.Result) bool {
+func (r *run) finish(ctx context.Context, res *response.Result) bool {
 	for _, m := range res.Messages {
 		r.errf("%s", m)
 	}
@@ -436,9 +449,16 @@ func (r *run) finish(res *response.Result) bool {
 			r.errf("%v", err)
 		}
 	}
-	r.env.Stdout.Write(res.Stdout)
-	r.env.Stderr.Write(res.Stderr)
-	if res.RC != 0 {
+	if err := r.printOutput(ctx, res); err != nil {
+		// A reader that went away (| head) is the SIGPIPE stap catches: an
+		// interrupt, with nothing to say.
+		if ctx.Err() == nil && !errors.Is(err, syscall.EPIPE) {
+			r.ours("printing the server's output", err)
+		}
+		return false
+	}
+	// stap saves the module only when there was no interrupt.
+	if res.RC != 0 || ctx.Err() != nil {
 		return false
 	}
 	if r.inv.LastPass == 4 || r.inv.ModuleNameGiven {

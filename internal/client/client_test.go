@@ -41,7 +41,7 @@ type fakeServer struct {
 	requests chan []byte
 }
 
-func newCert(t *testing.T) tls.Certificate {
+func newCert(t testing.TB) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -59,6 +59,16 @@ func startFake(t *testing.T, reply []byte) *fakeServer {
 
 // startFakeAfter is startFake whose replies take delay.
 func startFakeAfter(t *testing.T, reply []byte, delay time.Duration) *fakeServer {
+	t.Helper()
+	return startFakeFunc(t, func(c net.Conn) {
+		time.Sleep(delay)
+		c.Write(reply)
+	})
+}
+
+// startFakeFunc is the fake server whose reply is written by answer, for
+// replies too large to hold or that break off (reply_test.go).
+func startFakeFunc(t testing.TB, answer func(c net.Conn)) *fakeServer {
 	t.Helper()
 	cert := newCert(t)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
@@ -83,9 +93,11 @@ func startFakeAfter(t *testing.T, reply []byte, delay time.Duration) *fakeServer
 				if _, err := io.ReadFull(c, req); err != nil {
 					return
 				}
-				s.requests <- req
-				time.Sleep(delay)
-				c.Write(reply)
+				select {
+				case s.requests <- req:
+				default: // nobody looks at this one
+				}
+				answer(c)
 			}()
 		}
 	}()
@@ -202,7 +214,7 @@ func runEnv(t *testing.T, adjust func(*Env), vars map[string]string, args ...str
 	return result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}
 }
 
-func entries(t *testing.T, dir string) []string {
+func entries(t testing.TB, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)

@@ -42,6 +42,7 @@ func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []disco
 		Logf:         r.logf,
 		Warnf:        func(f string, a ...any) { r.errf(f, a...) },
 		Observe:      w.observe,
+		MaxReply:     r.budget,
 	}
 	if over {
 		// A stock server resets an oversized request; retrying cannot help.
@@ -99,7 +100,7 @@ func (r *run) round(ctx context.Context, cfg transport.Config, w *watcher, req [
 		w.won(i)
 		err := deliver(ctx, cfg, conn, req, zipPath)
 		var te *transport.Error
-		if err == nil || errors.As(err, &te) && te.Connected && (te.Kind == transport.KindNoReply || over) {
+		if err == nil || errors.As(err, &te) && te.Connected && (te.Kind == transport.KindNoReply || over && te.Bytes == 0) {
 			// A server that closes without replying was reached, as stap
 			// sees it: the empty response is reported when unpacked. One
 			// that drops an oversized request may also reset the
@@ -249,7 +250,9 @@ func (w *watcher) others(skip int) []discovery.Candidate {
 // explainFailures prints stap's lines, then ours: why each server failed and
 // what to do about it.
 func (r *run) explainFailures(cands []discovery.Candidate, fails []failure, over bool) {
-	r.errf("Unable to connect to a server.")
+	if !gotReply(fails) {
+		r.errf("Unable to connect to a server.")
+	}
 	if r.verbose == 1 {
 		r.errf("The following servers were tried:")
 		r.errf("%s", listing(cands))
@@ -276,6 +279,9 @@ func reason(err error, over, haveSSL bool) string {
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return err.Error()
+	}
+	if msg := replyFailure(te); msg != "" {
+		return msg
 	}
 	switch te.Kind {
 	case transport.KindUntrusted:

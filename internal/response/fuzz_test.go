@@ -1,6 +1,7 @@
 package response
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,7 +22,7 @@ func FuzzUnpack(f *testing.F) {
 		if err := os.Mkdir(dest, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		_ = Unpack(zp, dest, Limits{MaxEntries: 100, MaxBytes: 1 << 20})
+		_ = Unpack(context.Background(), zp, dest, Limits{MaxEntries: 100, MaxBytes: 1 << 20})
 		ents, err := os.ReadDir(root)
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package response
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,8 +23,10 @@ type Options struct {
 type Result struct {
 	ServerVersion string // "1.0" when the server sent none
 	RC            int    // the server-side stap's exit status, forced to 1 as stap does
-	Stdout        []byte // with the synthetic pass-4 module line removed
-	Stderr        []byte
+	// StdoutPath and StderrPath are the server's output files, "" when
+	// missing; WriteStdout and WriteStderr print them as stap does.
+	StdoutPath string
+	StderrPath string
 	// Messages are lines stap itself prints about the response, in order,
 	// before the server's output (e.g. "No module was returned by the server.").
 	Messages []string
@@ -42,16 +45,25 @@ type ReadError struct{ Msg string }
 
 func (e *ReadError) Error() string { return e.Msg }
 
-var (
-	buildDirName = regexp.MustCompile(`^stap.{6}$`)
-	koLine       = regexp.MustCompile(`(?m)^.*\.ko$\n?`)
-	keepingLine  = regexp.MustCompile(`(?m)^Keeping temporary directory.*\n?`)
-)
+var buildDirName = regexp.MustCompile(`^stap.{6}$`)
+
+// smallFile bounds what is read into memory from the version and rc files;
+// real ones are a few bytes.
+const smallFile = 4096
+
+func readSmall(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, smallFile))
+}
 
 // Process interprets the unpacked response in dir (the "server" directory).
 func Process(dir string, opt Options) (*Result, error) {
 	r := &Result{ServerVersion: "1.0"}
-	if v, err := os.ReadFile(filepath.Join(dir, "version")); err == nil {
+	if v, err := readSmall(filepath.Join(dir, "version")); err == nil {
 		r.ServerVersion = strings.TrimSpace(string(v))
 	}
 	r.BelowVersion = VersionLess(r.ServerVersion, "1.6")
@@ -79,18 +91,17 @@ func Process(dir string, opt Options) (*Result, error) {
 	}
 
 	// A missing stdout or stderr is treated as empty; stap's sed and cat
-	// complain about it, which is noise, not meaning.
-	r.Stdout, _ = os.ReadFile(filepath.Join(dir, "stdout"))
-	r.Stderr, _ = os.ReadFile(filepath.Join(dir, "stderr"))
-	if r.BelowVersion {
-		r.Stderr = keepingLine.ReplaceAll(r.Stderr, nil)
+	// complain about it, which is noise, not meaning. They are streamed
+	// when printed, never read whole: a reply may be large.
+	if p := filepath.Join(dir, "stdout"); isRegular(p) {
+		r.StdoutPath = p
 	}
-	// The server's stap prints the module name at its synthetic pass 4; stap
-	// deletes every stdout line ending in .ko, and so do we.
-	r.Stdout = koLine.ReplaceAll(r.Stdout, nil)
+	if p := filepath.Join(dir, "stderr"); isRegular(p) {
+		r.StderrPath = p
+	}
 
 	rcPath := filepath.Join(dir, "rc")
-	rcText, err := os.ReadFile(rcPath)
+	rcText, err := readSmall(rcPath)
 	if err != nil {
 		return nil, &ReadError{fmt.Sprintf("Unable to open file '%s' for reading: %s", rcPath, strerror(err))}
 	}

@@ -2,6 +2,8 @@ package response
 
 import (
 	"archive/zip"
+	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -76,8 +78,10 @@ func TestUnpackRefusesHostileEntries(t *testing.T) {
 		}, DefaultLimits, "lies under a link"},
 		{"duplicate entry", []zent{{name: "rc", body: "0"}, {name: "rc", body: "1"}}, DefaultLimits, "file exists"},
 		{"device", []zent{{name: "dev", mode: fs.ModeDevice | 0o644}}, DefaultLimits, "not a regular file"},
-		{"too many entries", []zent{{name: "a", body: "1"}, {name: "b", body: "2"}, {name: "c", body: "3"}}, Limits{MaxEntries: 2, MaxBytes: 100}, "more than the limit"},
-		{"too many bytes", []zent{{name: "big", body: strings.Repeat("z", 1000)}}, Limits{MaxEntries: 10, MaxBytes: 999}, "size limit"},
+		{"too many entries", []zent{{name: "a", body: "1"}, {name: "b", body: "2"}, {name: "c", body: "3"}}, Limits{MaxEntries: 2, MaxBytes: 100}, "the reply has more than 2 entries"},
+		{"too many bytes", []zent{{name: "big", body: strings.Repeat("z", 1000)}}, Limits{MaxEntries: 10, MaxBytes: 999}, "the reply unpacks to more than 999 bytes"},
+		{"entries add up past the budget", []zent{{name: "a", body: strings.Repeat("a", 600)}, {name: "b", body: strings.Repeat("b", 600)}}, Limits{MaxEntries: 10, MaxBytes: 1000}, "the reply unpacks to more than 1000 bytes"},
+		{"long names", []zent{{name: strings.Repeat("n", 600)}, {name: strings.Repeat("m", 600)}}, Limits{MaxEntries: 4, MaxBytes: 1000}, "list of entries is larger than 1K"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,7 +89,7 @@ func TestUnpackRefusesHostileEntries(t *testing.T) {
 			root := t.TempDir()
 			dest := filepath.Join(root, "server")
 			require.NoError(t, os.Mkdir(dest, 0o700))
-			err := Unpack(zp, dest, tc.lim)
+			err := Unpack(context.Background(), zp, dest, tc.lim)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			for _, p := range snapshot(t, root) {
@@ -98,13 +102,13 @@ func TestUnpackRefusesHostileEntries(t *testing.T) {
 func TestUnpackEmptyIsNoReply(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "server.zip")
 	require.NoError(t, os.WriteFile(p, nil, 0o600))
-	assert.ErrorIs(t, Unpack(p, t.TempDir(), DefaultLimits), ErrEmpty)
+	assert.ErrorIs(t, Unpack(context.Background(), p, t.TempDir(), DefaultLimits), ErrEmpty)
 }
 
 func TestUnpackAllowsInsideLink(t *testing.T) {
 	zp := writeZip(t, []zent{{name: "a/f", body: "x"}, {name: "a/l", body: "f", mode: fs.ModeSymlink | 0o777}})
 	dest := t.TempDir()
-	require.NoError(t, Unpack(zp, dest, DefaultLimits))
+	require.NoError(t, Unpack(context.Background(), zp, dest, DefaultLimits))
 	b, err := os.ReadFile(filepath.Join(dest, "a/l"))
 	require.NoError(t, err)
 	assert.Equal(t, "x", string(b))
@@ -113,7 +117,7 @@ func TestUnpackAllowsInsideLink(t *testing.T) {
 func unpacked(t *testing.T, ents []zent) string {
 	t.Helper()
 	dest := t.TempDir()
-	require.NoError(t, Unpack(writeZip(t, ents), dest, DefaultLimits))
+	require.NoError(t, Unpack(context.Background(), writeZip(t, ents), dest, DefaultLimits))
 	return dest
 }
 
@@ -132,8 +136,8 @@ func TestProcess(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 0, res.RC)
 		assert.Equal(t, "4.8", res.ServerVersion)
-		assert.Equal(t, "out\nnot.ko here\n", string(res.Stdout), "only whole lines ending in .ko go")
-		assert.Equal(t, "warn\n", string(res.Stderr))
+		assert.Equal(t, "out\nnot.ko here\n", stdout(t, res), "only whole lines ending in .ko go")
+		assert.Equal(t, "warn\n", stderr(t, res))
 		assert.Equal(t, mod, res.ModuleName)
 		assert.Equal(t, mod+".ko", filepath.Base(res.ModulePath))
 		assert.Empty(t, res.Messages)
@@ -171,7 +175,7 @@ func TestProcess(t *testing.T) {
 		res, err := Process(unpacked(t, []zent{{name: "rc", body: "1"}, {name: "stderr", body: "Keeping temporary directory \"/x\"\nerr\n"}}), Options{LastPass: 2})
 		require.NoError(t, err)
 		assert.Equal(t, "1.0", res.ServerVersion)
-		assert.Equal(t, "err\n", string(res.Stderr))
+		assert.Equal(t, "err\n", stderr(t, res))
 		assert.Equal(t, 1, res.RC)
 		assert.Len(t, res.Messages, 2)
 	})
@@ -192,4 +196,18 @@ func TestVersionLess(t *testing.T) {
 	}{{"1.0", "1.6", true}, {"1.6", "1.6", false}, {"1.10", "1.6", false}, {"4.8", "1.6", false}, {"1", "1.0", true}, {"", "1.6", true}} {
 		assert.Equal(t, tc.less, VersionLess(tc.a, tc.b), "%s < %s", tc.a, tc.b)
 	}
+}
+
+func stdout(t *testing.T, res *Result) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, res.WriteStdout(context.Background(), &b))
+	return b.String()
+}
+
+func stderr(t *testing.T, res *Result) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, res.WriteStderr(context.Background(), &b))
+	return b.String()
 }

@@ -5,6 +5,7 @@ package response
 
 import (
 	"archive/zip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,14 +16,14 @@ import (
 )
 
 // Limits caps what a response may unpack to. Real responses are a few dozen
-// files and about 1 MB; the defaults are far above that.
+// files and 1 KB to tens of MB; the defaults are far above that.
 type Limits struct {
 	MaxEntries int
 	MaxBytes   int64 // total uncompressed bytes written
 }
 
 // DefaultLimits are generous for real servers and small for hostile ones.
-var DefaultLimits = Limits{MaxEntries: 50000, MaxBytes: 2 << 30}
+var DefaultLimits = LimitsFor(DefaultMaxReply)
 
 // ErrEmpty is returned for a zero-length response: the server closed the
 // connection without replying.
@@ -40,25 +41,37 @@ func (e *UnsafeError) Error() string {
 
 // Unpack extracts the zip at zipPath into dest, which must exist and be
 // private. Absolute names, "..", links that lead out of dest or anything
-// under a link, device files, and more than lim allows are refused.
-func Unpack(zipPath, dest string, lim Limits) error {
-	fi, err := os.Stat(zipPath)
+// under a link, and device files are refused; going over lim is a
+// *LimitError, found while inflating, so a compression bomb costs at most
+// lim.MaxBytes of disk. It stops when ctx ends.
+func Unpack(ctx context.Context, zipPath, dest string, lim Limits) error {
+	f, err := os.Open(zipPath)
+	if err != nil {
+		return fmt.Errorf("unpacking the server response: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("unpacking the server response: %w", err)
 	}
 	if fi.Size() == 0 {
 		return ErrEmpty
 	}
-	zr, err := zip.OpenReader(zipPath)
+	if err := scanDirectory(ctx, f, lim); err != nil {
+		return fmt.Errorf("unpacking the server response: %w", err)
+	}
+	zr, err := zip.NewReader(f, fi.Size())
 	if err != nil {
 		return fmt.Errorf("unpacking the server response: %w", err)
 	}
-	defer zr.Close()
 	if len(zr.File) > lim.MaxEntries {
-		return fmt.Errorf("unpacking the server response: %d entries, more than the limit of %d", len(zr.File), lim.MaxEntries)
+		return fmt.Errorf("unpacking the server response: %w", &LimitError{What: "entries", Limit: int64(lim.MaxEntries)})
 	}
-	u := unpacker{dest: dest, left: lim.MaxBytes, links: map[string]bool{}}
+	u := unpacker{ctx: ctx, dest: dest, left: lim.MaxBytes, limit: lim.MaxBytes, links: map[string]bool{}}
 	for _, f := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := u.extract(f); err != nil {
 			return fmt.Errorf("unpacking the server response: %w", err)
 		}
@@ -67,8 +80,10 @@ func Unpack(zipPath, dest string, lim Limits) error {
 }
 
 type unpacker struct {
+	ctx   context.Context
 	dest  string
 	left  int64
+	limit int64
 	links map[string]bool // cleaned names of links created so far
 }
 
@@ -114,7 +129,7 @@ func (u *unpacker) extract(f *zip.File) error {
 		return err
 	}
 	if f.UncompressedSize64 > uint64(u.left) {
-		return &UnsafeError{f.Name, "exceeds the response size limit"}
+		return &LimitError{What: "bytes", Limit: u.limit}
 	}
 	rc, err := f.Open()
 	if err != nil {
@@ -127,15 +142,18 @@ func (u *unpacker) extract(f *zip.File) error {
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	// Read one byte past the budget so a lying header is caught.
-	n, err := io.Copy(out, io.LimitReader(rc, u.left+1))
+	n, err := io.Copy(out, io.LimitReader(ctxReader{u.ctx, rc}, u.left+1))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		if cerr := u.ctx.Err(); cerr != nil {
+			return cerr
+		}
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	if n > u.left {
-		return &UnsafeError{f.Name, "exceeds the response size limit"}
+		return &LimitError{What: "bytes", Limit: u.limit}
 	}
 	u.left -= n
 	return nil

@@ -42,7 +42,8 @@ type Timeouts struct {
 // sends nothing until it is done.
 var DefaultTimeouts = Timeouts{Stagger: 250 * time.Millisecond, Bound: 10 * time.Minute, Write: 5 * time.Minute, Idle: 15 * time.Minute}
 
-// MaxResponse bounds the bytes read from a server (real replies are ~1 MB).
+// MaxResponse bounds the bytes read from a server when Config.MaxReply is
+// 0 (real replies are 1 KB to tens of MB).
 const MaxResponse = 1 << 30
 
 // Server is one place to connect to.
@@ -69,6 +70,8 @@ type Config struct {
 	Logf func(level int, format string, args ...any)
 	// Warnf prints warnings that stap always prints.
 	Warnf func(format string, args ...any)
+	// MaxReply bounds the reply's bytes; 0 means MaxResponse.
+	MaxReply int64
 	// Observe hears where each attempt stands, for progress lines and
 	// failover messages. All calls come from the goroutine that called
 	// Race or Deliver, one at a time.
@@ -136,6 +139,7 @@ const (
 	KindNoReply                     // the server closed without sending anything
 	KindIO                          // sending or receiving failed otherwise
 	KindInterrupted                 // the caller's context ended (an interrupt)
+	KindTooLarge                    // the reply is larger than Config.MaxReply
 )
 
 // Error is a failed exchange with one server.
@@ -149,8 +153,10 @@ type Error struct {
 	// Connected: the handshake succeeded; the failure came while sending
 	// the request or reading the reply.
 	Connected bool
-	// Bytes is how much of the reply came before the failure.
+	// Bytes of the reply received before the failure.
 	Bytes int64
+	// Limit is Config.MaxReply in effect, for KindTooLarge.
+	Limit int64
 }
 
 func (e *Error) Error() string {
@@ -344,12 +350,20 @@ func (c *Conn) send(ctx context.Context, cfg Config, req []byte, w io.Writer) (*
 	cw := &countingWriter{w: w, report: func(n int64) {
 		cfg.observe(Event{Server: c.srv, Phase: PhaseReceiving, Bytes: n})
 	}}
-	n, err := io.Copy(cw, io.LimitReader(r, MaxResponse+1))
+	limit := cfg.MaxReply
+	if limit <= 0 {
+		limit = MaxResponse
+	}
+	n, err := io.Copy(cw, io.LimitReader(r, limit+1))
 	if err != nil {
 		return fail(KindIO, "receiving the response from", err, n)
 	}
-	if n > MaxResponse {
-		return fail(KindIO, "receiving the response from", fmt.Errorf("response larger than %d bytes", MaxResponse), n)
+	if n > limit {
+		_, e := fail(KindTooLarge, "receiving the response from", fmt.Errorf("the reply is larger than %d bytes", limit), n)
+		if te, ok := e.(*Error); ok && te.Kind == KindTooLarge {
+			te.Limit = limit
+		}
+		return &Result{Store: c.store, Cert: c.cert, Bytes: n}, e
 	}
 	if n == 0 {
 		return fail(KindNoReply, "receiving the response from", errors.New("the server closed the connection without a reply"), 0)

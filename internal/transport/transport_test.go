@@ -262,3 +262,41 @@ func TestFetchCertificate(t *testing.T) {
 	assert.Empty(t, s.received[0])
 	s.mu.Unlock()
 }
+
+// Failures after the server started to reply carry what was received; a
+// reply cut off is not retried (the server did answer).
+func TestExchangeReplyFailures(t *testing.T) {
+	now := time.Now()
+	good := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
+	t.Run("over MaxReply", func(t *testing.T) {
+		s := startServer(t, good, func(c net.Conn, req []byte) { c.Write(make([]byte, 5000)) })
+		c := cfg(pinned{good.Certificate[0]})
+		c.MaxReply = 4096
+		_, err := Exchange(context.Background(), c, Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		var te *Error
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, KindTooLarge, te.Kind)
+		assert.True(t, te.Connected)
+		assert.Equal(t, int64(4096), te.Limit)
+		assert.Equal(t, int64(4097), te.Bytes, "one byte past the limit is read to know")
+	})
+	t.Run("reset mid-reply", func(t *testing.T) {
+		s := startServer(t, good, func(c net.Conn, req []byte) {
+			c.Write(make([]byte, 3000))
+			time.Sleep(200 * time.Millisecond)
+			raw := c.(*tls.Conn).NetConn().(*net.TCPConn)
+			raw.SetLinger(0)
+			raw.Close()
+		})
+		c := cfg(pinned{good.Certificate[0]})
+		c.Retries = 3
+		_, err := Exchange(context.Background(), c, Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		var te *Error
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, KindReset, te.Kind)
+		assert.True(t, te.Connected)
+		assert.Equal(t, int64(3000), te.Bytes)
+		_, conns := s.got()
+		assert.Equal(t, 1, conns, "not retried")
+	})
+}
