@@ -85,6 +85,11 @@ func (r *run) replay(ctx context.Context, slot *cacheSlot, release, arch string)
 		return 0, false
 	}
 	r.sessionLines(release, arch)
+	if r.autoServer {
+		// Printed even at -v0 when stap chose server mode by itself: it
+		// tells the mode, and the module did come from a server.
+		r.errf("Using a compile server.")
+	}
 	r.res = res
 	ok := r.finish(res)
 	if r.inv.PerPassVerbose[3] >= 1 {

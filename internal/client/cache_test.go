@@ -243,3 +243,26 @@ func TestCachePass5(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Len(t, s.requests, 1)
 }
+
+// TestCacheAutoServer: for a user without stapdev, stap chooses server
+// mode by itself and says so at -v0; a hit says it too, so the output is
+// the miss's.
+func TestCacheAutoServer(t *testing.T) {
+	s := startFake(t, p4Reply(t))
+	staprunPath, _ := recorder(t, "exit 0\n")
+	sysdir := t.TempDir()
+	run := func(server string) result {
+		return runEnv(t, func(e *Env) { e.Credentials = func() Credentials { return Credentials{Stapusr: true} } },
+			map[string]string{"SYSTEMTAP_DIR": sysdir, "SYSTEMTAP_STAPRUN": staprunPath},
+			"--server="+server, "--ssl="+s.certDir, "-e", "probe begin { exit() }")
+	}
+	miss := run(s.addr)
+	require.Equal(t, 0, miss.code, miss.stderr)
+	<-s.requests
+	hit := run(closedPort(t))
+	require.Equal(t, 0, hit.code, hit.stderr)
+	assert.Empty(t, s.requests)
+	assert.Contains(t, miss.stderr, "Using a compile server.\n")
+	assert.Equal(t, miss.stderr, hit.stderr)
+	assert.Equal(t, miss.stdout, hit.stdout)
+}
