@@ -25,7 +25,7 @@ type zent struct {
 	modified   time.Time
 }
 
-func zipOf(t *testing.T, ents ...zent) []byte {
+func zipOf(t testing.TB, ents ...zent) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
@@ -47,7 +47,7 @@ var baseRequest = []zent{
 }
 
 // request is baseRequest with change applied to a copy.
-func request(t *testing.T, change func([]zent) []zent) []byte {
+func request(t testing.TB, change func([]zent) []zent) []byte {
 	t.Helper()
 	ents := append([]zent(nil), baseRequest...)
 	if change != nil {
