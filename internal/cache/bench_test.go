@@ -21,16 +21,8 @@ func BenchmarkHit(b *testing.B) {
 	req := request(b, nil)
 	c, err := Open(filepath.Join(b.TempDir(), DirName), os.Geteuid())
 	require.NoError(b, err)
-	src := b.TempDir()
-	files := map[string]string{"version": "1.6", "rc": "0\n", "stdout": "", "stderr": "",
-		"stapAbCdEf/stap_1.ko": strings.Repeat("m", 150<<10), "stapAbCdEf/stap_1.ko.sgn": strings.Repeat("s", 600)}
-	var list []File
-	for name, body := range files {
-		p := filepath.Join(src, filepath.FromSlash(name))
-		require.NoError(b, os.MkdirAll(filepath.Dir(p), 0o700))
-		require.NoError(b, os.WriteFile(p, []byte(body), 0o600))
-		list = append(list, File{Name: name, Src: p})
-	}
+	list := result(b, map[string]string{"version": "1.6", "rc": "0\n", "stdout": "", "stderr": "",
+		"stapAbCdEf/stap_1.ko": strings.Repeat("m", 150<<10), "stapAbCdEf/stap_1.ko.sgn": strings.Repeat("s", 600)})
 	k, err := KeyOf(req, staprun)
 	require.NoError(b, err)
 	require.NoError(b, c.Put(context.Background(), k, list))

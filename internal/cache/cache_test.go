@@ -158,7 +158,7 @@ func open(t *testing.T) *Cache {
 }
 
 // result writes files into a fresh directory and lists them for Put.
-func result(t *testing.T, files map[string]string) []File {
+func result(t testing.TB, files map[string]string) []File {
 	t.Helper()
 	src := t.TempDir()
 	var out []File
