@@ -149,6 +149,8 @@ func Run(ctx context.Context, env Env) int {
 	case inv.Version:
 		printVersion(env.Stdout, env.Version)
 		return 0
+	case inv.CleanCache:
+		return r.cleanCache(ctx)
 	}
 	// Refuse first: stap's warnings about options we refuse anyway (such as
 	// "Ignoring --use-server due to the use of -R") would only mislead.
@@ -298,6 +300,15 @@ func (r *run) compile(ctx context.Context) int {
 		r.ours("finding the target kernel", err)
 		return 1
 	}
+	defer r.cleanup()
+	// The request is made before discovery: a cached result needs neither
+	// discovery nor a connection. A request that cannot be made is reported
+	// where it always was, after discovery.
+	req, reqErr := r.buildRequest(release, arch)
+	slot := r.cacheSlot(req)
+	if code, hit := r.replay(ctx, slot, release, arch); hit {
+		return code
+	}
 	candidates, err := r.servers(ctx, release, arch)
 	if err != nil {
 		var se *discovery.SpecError
@@ -313,18 +324,13 @@ func (r *run) compile(ctx context.Context) int {
 		return 1
 	}
 	times := startTimes()
-	if err := r.makeTmp(); err != nil {
-		r.errf("ERROR: %v", err)
-		return 1
-	}
-	defer r.cleanup()
-	if r.verbose >= 2 {
-		tree := "/lib/modules/" + release + "/build"
-		if strings.HasPrefix(r.inv.Release, "/") {
-			tree = r.inv.Release
+	if r.tmp == "" { // made already when a cached result was unusable
+		if err := r.makeTmp(); err != nil {
+			r.errf("ERROR: %v", err)
+			return 1
 		}
-		r.errf("Session arch: %s release: %s\nBuild tree: \"%s\"", arch, release, tree)
 	}
+	r.sessionLines(release, arch)
 	if r.verbose > 0 || r.autoServer {
 		r.errf("Using a compile server.")
 	}
@@ -333,7 +339,7 @@ func (r *run) compile(ctx context.Context) int {
 		r.errf("%s", listing(candidates))
 	}
 
-	ok, winner := r.passes(ctx, release, arch, candidates)
+	ok, winner := r.passes(ctx, release, req, reqErr, candidates)
 	if r.verbose > 0 {
 		ws := "?"
 		if winner != "" {
@@ -345,6 +351,25 @@ func (r *run) compile(ctx context.Context) int {
 		// stap says nothing more after an interrupt: exit 1, quietly.
 		return 1
 	}
+	if ok {
+		r.remember(ctx, slot)
+	}
+	return r.afterPasses(ok)
+}
+
+// sessionLines are stap's -vv lines about the target.
+func (r *run) sessionLines(release, arch string) {
+	if r.verbose >= 2 {
+		tree := "/lib/modules/" + release + "/build"
+		if strings.HasPrefix(r.inv.Release, "/") {
+			tree = r.inv.Release
+		}
+		r.errf("Session arch: %s release: %s\nBuild tree: \"%s\"", arch, release, tree)
+	}
+}
+
+// afterPasses ends passes 1-4, from the server or the cache, and runs pass 5.
+func (r *run) afterPasses(ok bool) int {
 	if !ok {
 		if !r.inv.DumpMode {
 			r.errf("Passes: via server failed.  Try again with another '-v' option.")
@@ -361,21 +386,20 @@ func (r *run) compile(ctx context.Context) int {
 	return 0
 }
 
-// passes builds the request, exchanges it and processes the response. It
-// returns success and the winning server's printout.
-func (r *run) passes(ctx context.Context, release, arch string, cands []discovery.Candidate) (bool, string) {
-	budget, err := r.replyBudget()
-	if err != nil {
-		r.ours(err.Error(), nil)
-		return false, ""
-	}
-	r.budget = budget
-	req, err := request.Build(request.Spec{
+// buildRequest makes the request for the server (and the cache key).
+func (r *run) buildRequest(release, arch string) (*request.Request, error) {
+	return request.Build(request.Spec{
 		Release: release, Arch: arch,
 		Script: r.inv.Script, Stdin: r.env.Stdin,
 		TapsetDirs: r.inv.TapsetDirs, ServerArgs: r.inv.ServerArgs, ScriptArgs: r.inv.ScriptArgs,
 		Cwd: r.env.Cwd, LookupEnv: r.env.LookupEnv,
 	})
+}
+
+// passes reports a request that could not be made, or exchanges it and
+// processes the response. It returns success and the winning server's
+// printout.
+func (r *run) passes(ctx context.Context, release string, req *request.Request, err error, cands []discovery.Candidate) (bool, string) {
 	if err != nil {
 		var re *request.RootError
 		if errors.As(err, &re) {
@@ -385,6 +409,12 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 		}
 		return false, ""
 	}
+	budget, err := r.replyBudget()
+	if err != nil {
+		r.ours(err.Error(), nil)
+		return false, ""
+	}
+	r.budget = budget
 	over := req.OverServerDefaults()
 	if over {
 		r.errf("%s: WARNING: the request is %d bytes compressed and %d uncompressed; a compile server with default settings refuses more than %d compressed or %d uncompressed, without replying",
@@ -419,7 +449,7 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 		}
 		return false, winner
 	}
-	res, err := response.Process(serverDir, response.Options{LastPass: r.inv.LastPass, HaveScript: r.inv.HaveScript, ModuleName: r.inv.ModuleName})
+	res, err := response.Process(serverDir, r.responseOptions())
 	if err != nil {
 		var re *response.ReadError
 		if errors.As(err, &re) {

@@ -192,7 +192,8 @@ func runClientWith(t *testing.T, browser discovery.Browser, args ...string) resu
 func runEnv(t *testing.T, adjust func(*Env), vars map[string]string, args ...string) result {
 	t.Helper()
 	cwd, tmp := t.TempDir(), t.TempDir()
-	all := map[string]string{"TMPDIR": tmp, "HOME": cwd, DiscoveryTimeoutEnv: "300ms"}
+	// SYSTEMTAP_DIR keeps the result cache out of the cwd and of ~root.
+	all := map[string]string{"TMPDIR": tmp, "HOME": cwd, "SYSTEMTAP_DIR": t.TempDir(), DiscoveryTimeoutEnv: "300ms"}
 	for k, v := range vars {
 		all[k] = v
 	}

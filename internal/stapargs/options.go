@@ -117,7 +117,7 @@ var table = [...]Option{
 	{Short: 'h', Long: "help", Class: Info},
 	{Long: "disable-cache", Class: Local},
 	{Long: "poison-cache", Class: Local},
-	{Long: "clean-cache", Class: NeedsLocalStap},
+	{Long: "clean-cache", Class: Local},
 	{Long: "compatible", Arg: RequiredArgument, ArgName: "VERSION", Class: Forward},
 	{Long: "ldd", Class: NeedsLocalStap},
 	{Long: "use-server", Arg: OptionalArgument, ArgName: "SERVER-SPEC", Class: ServerControl},

@@ -41,14 +41,17 @@ type Invocation struct {
 	Arch            string // -a value
 	ModuleName      string // -m value after stap's truncation
 	ModuleNameGiven bool
-	KeepTmp         bool   // -k
-	TmpDir          string // --tmpdir
-	DumpMode        bool   // -l, -L or --dump-*
-	Privilege       string // "stapusr", "stapsys", "stapdev" or "unprivileged"; "" if not given
-	PrivilegeSet    bool
-	Runtime         string // "kernel" (default) or "bpf"
-	Guru            bool   // -g
-	Compatible      string // --compatible value, "" if not given
+	KeepTmp         bool // -k
+	// The result cache: --disable-cache (no reading, no writing),
+	// --poison-cache (no reading), --clean-cache (parsing stopped there).
+	DisableCache, PoisonCache, CleanCache bool
+	TmpDir                                string // --tmpdir
+	DumpMode                              bool   // -l, -L or --dump-*
+	Privilege                             string // "stapusr", "stapsys", "stapdev" or "unprivileged"; "" if not given
+	PrivilegeSet                          bool
+	Runtime                               string // "kernel" (default) or "bpf"
+	Guru                                  bool   // -g
+	Compatible                            string // --compatible value, "" if not given
 
 	Run RunOptions // what pass 5 needs
 
@@ -521,11 +524,14 @@ func (p *parser) option(m match) (stop bool, err error) {
 		if err := p.refuseWithClientOptions("--"+key, true); err != nil {
 			return false, err
 		}
+		inv.DisableCache = inv.DisableCache || key == "disable-cache"
+		inv.PoisonCache = inv.PoisonCache || key == "poison-cache"
 	case "clean-cache":
 		if err := p.refuseWithClientOptions("--clean-cache", true); err != nil {
 			return false, err
 		}
 		// stap cleans its cache and exits here.
+		inv.CleanCache = true
 		return true, nil
 	case "compatible":
 		p.push("--compatible=" + arg)

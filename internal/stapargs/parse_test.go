@@ -220,7 +220,12 @@ func TestStopsAtHelpAndVersion(t *testing.T) {
 	assert.True(t, inv.Help)
 	assert.Equal(t, 1, inv.Verbose)
 	inv = parse(t, "--clean-cache", "--bogus")
-	assert.Equal(t, []string{"--clean-cache"}, inv.NeedsLocal)
+	assert.True(t, inv.CleanCache)
+	assert.Empty(t, inv.NeedsLocal)
+	inv = parse(t, "--disable-cache", "--poison-cache", "-p4", "-e", "x")
+	assert.True(t, inv.DisableCache)
+	assert.True(t, inv.PoisonCache)
+	assert.Equal(t, []string{"-p4", "-ex"}, inv.ServerArgs, "not forwarded: a server refuses them")
 
 	_, err := Parse([]string{"--bogus", "-V"}, ParseOptions{Prog: "stap"})
 	assertUsage(t, err, true, "stap: unrecognized option '--bogus'")

@@ -86,13 +86,22 @@ func TestDifferential(t *testing.T) {
 			cwd := t.TempDir()
 			writeFixtures(t, cwd)
 
-			stap := runIn(t, cwd, theLab.get(t, "LAB_STAP_HOME"), tc.stdin,
-				append([]string{"stap", "--use-server=" + theLab.server(t)}, tc.args...)...)
-			removeProducts(t, cwd)
 			// Trust comes from the NSS database the real stap wrote with
 			// --trust-servers: the private one, found through HOME.
-			ours := runIn(t, cwd, theLab.get(t, "LAB_STAP_HOME"), tc.stdin,
+			home := freshHome(t)
+			stap := runIn(t, cwd, home, tc.stdin,
+				append([]string{"stap", "--use-server=" + theLab.server(t)}, tc.args...)...)
+			removeProducts(t, cwd)
+			ours := runIn(t, cwd, home, tc.stdin,
 				append([]string{theLab.bin, "--server=" + theLab.server(t)}, tc.args...)...)
+			if tc.module {
+				// The same run again is answered by the result cache and
+				// must still print and leave what stap does.
+				removeProducts(t, cwd)
+				hit := runIn(t, cwd, home, tc.stdin,
+					append([]string{theLab.bin, "--server=" + theLab.server(t)}, tc.args...)...)
+				assert.Equal(t, ours, hit, "a cache hit is the run that filled it")
+			}
 
 			if tc.vv {
 				stap.stderr = vvFilter.ReplaceAllString(stap.stderr, "")
@@ -212,13 +221,7 @@ func TestTrustSources(t *testing.T) {
 	assert.Equal(t, 0, files.code, files.stderr)
 
 	db := filepath.Join(t.TempDir(), "db")
-	require.NoError(t, os.MkdirAll(db, 0o755))
-	src := filepath.Join(theLab.get(t, "LAB_STAP_HOME"), ".systemtap/ssl/client")
-	for _, f := range []string{"cert9.db", "key4.db"} {
-		data, err := os.ReadFile(filepath.Join(src, f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(db, f), data, 0o644))
-	}
+	copyTrustDB(t, db)
 	viaSSL := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
 	assert.Equal(t, 0, viaSSL.code, viaSSL.stderr)
 

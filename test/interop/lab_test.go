@@ -87,11 +87,18 @@ type outcome struct {
 // environment, in cwd, and lists what it left there.
 func runIn(t *testing.T, cwd, home, stdin string, argv ...string) outcome {
 	t.Helper()
+	return runEnvIn(t, cwd, []string{"HOME=" + home}, stdin, argv...)
+}
+
+// runEnvIn is runIn with env (HOME=..., SYSTEMTAP_DIR=...) added to the
+// clean environment.
+func runEnvIn(t *testing.T, cwd string, env []string, stdin string, argv ...string) outcome {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	full := append([]string{"netns", "exec", theLab.get(t, "LAB_NETNS"), "env", "-i",
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=" + home, "LANG=C.UTF-8"}, argv...)
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, env...)
+	full = append(full, argv...)
 	cmd := exec.CommandContext(ctx, "ip", full...)
 	cmd.Dir = cwd
 	cmd.Stdin = strings.NewReader(stdin)
@@ -105,6 +112,28 @@ func runIn(t *testing.T, cwd, home, stdin string, argv ...string) outcome {
 		require.NoError(t, err)
 	}
 	return outcome{stdout: so.String(), stderr: se.String(), code: code, files: listFiles(t, cwd)}
+}
+
+// freshHome is a new HOME whose ~/.systemtap holds only a copy of the
+// trust database the real stap wrote into the lab's HOME, so that neither
+// client's cache carries over from other runs.
+func freshHome(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	copyTrustDB(t, filepath.Join(home, ".systemtap/ssl/client"))
+	return home
+}
+
+// copyTrustDB copies the lab's NSS database (cert9.db, key4.db) into dir.
+func copyTrustDB(t *testing.T, dir string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	src := filepath.Join(theLab.get(t, "LAB_STAP_HOME"), ".systemtap/ssl/client")
+	for _, f := range []string{"cert9.db", "key4.db"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
+	}
 }
 
 func listFiles(t *testing.T, dir string) []string {

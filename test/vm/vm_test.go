@@ -29,6 +29,10 @@ echo "carrier at start: $(cat /sys/class/net/eth0/carrier)"
 stap-client $srv --ssl=/certs -e 'probe begin { printf("Hello World!\n"); exit() }'
 echo "STAPVM-END hello rc=$?"
 
+echo "STAPVM-BEGIN hello-cached"
+stap-client --server=10.0.2.2:1 --ssl=/certs -e 'probe begin { printf("Hello World!\n"); exit() }'
+echo "STAPVM-END hello-cached rc=$?"
+
 echo "STAPVM-BEGIN boom"
 stap-client $srv --ssl=/certs -e 'probe begin { error("boom") }'
 echo "STAPVM-END boom rc=$?"
@@ -113,6 +117,14 @@ func TestPass5InRealKernel(t *testing.T) {
 		assert.Contains(t, s.lines(), "carrier at start: 0", "the client started before the link was up (else this case proves nothing)")
 		assert.Equal(t, "0", s.rc, s.text)
 		assert.Contains(t, s.lines(), "Hello World!")
+	})
+	t.Run("the same run again: the cached module, no server", func(t *testing.T) {
+		s := sec["hello-cached"]
+		assert.Equal(t, "0", s.rc, s.text)
+		assert.Contains(t, s.lines(), "Hello World!")
+		// The first run's terminal progress line describes that run only.
+		progress := regexp.MustCompile(`stap-client: compiling on \S+ for [0-9]+s *`)
+		assert.Equal(t, progress.ReplaceAllString(sec["hello"].text, ""), s.text, "the output of the run that filled the cache")
 	})
 	t.Run("run-time error", func(t *testing.T) {
 		s := sec["boom"]

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+package client
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stap-client/stap-client/internal/cache"
+	"github.com/stap-client/stap-client/internal/request"
+	"github.com/stap-client/stap-client/internal/response"
+	"github.com/stap-client/stap-client/internal/staprun"
+)
+
+// cacheSlot is where this run's result is kept in the local result cache.
+type cacheSlot struct {
+	c    *cache.Cache
+	key  cache.Key
+	read bool // false with --poison-cache: compile again, then store
+}
+
+// cacheSlot opens the cache for req, or returns nil when this run does not
+// use it: --disable-cache, -k (stap keeps no cache then either, the user
+// wants the build tree), or no module to be had (-p1..-p3, dump modes).
+func (r *run) cacheSlot(req *request.Request) *cacheSlot {
+	inv := r.inv
+	if req == nil || inv.DisableCache || inv.KeepTmp || inv.LastPass < 4 || !inv.HaveScript || inv.DumpMode {
+		return nil
+	}
+	c, err := cache.Open(cache.Dir(r.env.LookupEnv), r.env.UID)
+	if err != nil {
+		r.errf("%s: WARNING: not using the result cache: %v", Prog, err)
+		return nil
+	}
+	key, err := cache.KeyOf(req.Zip, r.staprunPath())
+	if err != nil {
+		r.logf(1, "%s: WARNING: not using the result cache: %v", Prog, err)
+		return nil
+	}
+	return &cacheSlot{c: c, key: key, read: !inv.PoisonCache}
+}
+
+// staprunPath is the staprun pass 5 runs: $SYSTEMTAP_STAPRUN when set.
+func (r *run) staprunPath() string {
+	if p, ok := r.env.LookupEnv(staprunEnv); ok {
+		return p
+	}
+	return staprun.DefaultPath
+}
+
+const staprunEnv = "SYSTEMTAP_STAPRUN"
+
+// replay answers the run from the cache: the cached response files are
+// copied into the private temp dir and go through the same processing and
+// printing as a fresh response, then pass 5. hit is false when there is no
+// usable entry; the run then goes to a server.
+func (r *run) replay(ctx context.Context, slot *cacheSlot, release, arch string) (code int, hit bool) {
+	if slot == nil || !slot.read || !slot.c.Has(slot.key) {
+		return 0, false
+	}
+	if err := r.makeTmp(); err != nil {
+		r.errf("ERROR: %v", err)
+		return 1, true
+	}
+	serverDir := filepath.Join(r.tmp, "server")
+	if err := os.Mkdir(serverDir, 0o700); err != nil {
+		return 0, false
+	}
+	entry, err := slot.c.Get(ctx, slot.key, serverDir)
+	var res *response.Result
+	if err == nil {
+		res, err = response.Process(serverDir, r.responseOptions())
+	}
+	if err == nil && (res.RC != 0 || res.ModulePath == "") {
+		err = errors.New("the cached result has no module")
+	}
+	if err != nil {
+		if !errors.Is(err, cache.ErrMiss) {
+			r.logf(1, "%s: WARNING: not using the result cache: %v", Prog, err)
+		}
+		os.RemoveAll(serverDir)
+		return 0, false
+	}
+	r.sessionLines(release, arch)
+	if r.autoServer {
+		// Printed even at -v0 when stap chose server mode by itself: it
+		// tells the mode, and the module did come from a server.
+		r.errf("Using a compile server.")
+	}
+	r.res = res
+	ok := r.finish(ctx, res)
+	if r.inv.PerPassVerbose[3] >= 1 {
+		// stap's line for its own cache; the path is the cached module.
+		rel, _ := filepath.Rel(serverDir, res.ModulePath)
+		r.errf("Pass 4: using cached %s", filepath.Join(entry, rel))
+	}
+	return r.afterPasses(ok), true
+}
+
+func (r *run) responseOptions() response.Options {
+	return response.Options{LastPass: r.inv.LastPass, HaveScript: r.inv.HaveScript, ModuleName: r.inv.ModuleName}
+}
+
+// remember stores a successful response's files: what response.Process
+// and pass 5 read, at their paths in the response.
+func (r *run) remember(ctx context.Context, slot *cacheSlot) {
+	res := r.res
+	if slot == nil || res == nil || res.RC != 0 || res.ModulePath == "" {
+		return
+	}
+	serverDir := filepath.Join(r.tmp, "server")
+	var files []cache.File
+	add := func(p string) {
+		rel, err := filepath.Rel(serverDir, p)
+		if p == "" || err != nil || strings.HasPrefix(rel, "..") || !fileExists(p) {
+			return
+		}
+		files = append(files, cache.File{Name: filepath.ToSlash(rel), Src: p})
+	}
+	for _, n := range []string{"version", "rc", "stdout", "stderr"} {
+		add(filepath.Join(serverDir, n))
+	}
+	add(res.SigningKey)
+	add(res.ModulePath)
+	add(res.ModulePath + ".sgn")
+	if res.UprobesPath != "" {
+		add(res.UprobesPath)
+		add(res.UprobesPath + ".sgn")
+	}
+	if err := slot.c.Put(ctx, slot.key, files); err != nil {
+		r.logf(1, "%s: WARNING: the result was not cached: %v", Prog, err)
+	}
+}
+
+// cleanCache is --clean-cache: evict by the size limit now, and exit as
+// stap does after cleaning its own cache.
+func (r *run) cleanCache(ctx context.Context) int {
+	for _, w := range r.inv.Warnings {
+		r.errf("%s", w)
+	}
+	c, err := cache.Open(cache.Dir(r.env.LookupEnv), r.env.UID)
+	if err != nil {
+		r.ours("cleaning the result cache", err)
+		return 1
+	}
+	removed, err := c.Clean(ctx)
+	if r.verbose > 1 && len(removed) > 0 {
+		r.errf("Cache cleaning successful, removed entries: ")
+		for _, e := range removed {
+			r.errf("  %s", e)
+		}
+	}
+	if err != nil {
+		r.ours("cleaning the result cache", err)
+		return 1
+	}
+	return 0
+}
