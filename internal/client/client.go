@@ -49,6 +49,9 @@ type Env struct {
 	// Credentials are the user's privilege levels (pass 5 adjusts the
 	// privilege to them); nil means all, as for root.
 	Credentials func() Credentials
+	// Root is the file system the host's Secure Boot state is read from
+	// (sysfs, efivarfs); nil reads nothing.
+	Root fs.FS
 }
 
 // OSEnv is the real environment.
@@ -72,6 +75,7 @@ func OSEnv(args []string, version string) (Env, error) {
 		UID:         os.Geteuid(),
 		Browser:     discovery.Zeroconf{},
 		Credentials: OSCredentials,
+		Root:        os.DirFS("/"),
 	}, nil
 }
 
@@ -97,6 +101,11 @@ type run struct {
 	// autoServer is that server mode, which shows "Using a compile server.".
 	autoMsgs   []string
 	autoServer bool
+	// moks are the MOK fingerprints sent when the host loads only signed
+	// modules (nil otherwise); signingKey is the file a server's MOK was
+	// saved in when it had none in common with us.
+	moks       []string
+	signingKey string
 }
 
 func (r *run) errf(format string, args ...any) {
@@ -161,6 +170,7 @@ func Run(ctx context.Context, env Env) int {
 	if !r.adjustPrivilege() {
 		return 1
 	}
+	r.secureBoot()
 	if len(inv.ListServers) > 0 {
 		release, arch, err := request.Target(env.Host, inv.Release, inv.Arch)
 		if err != nil {
@@ -345,6 +355,7 @@ func (r *run) compile(ctx context.Context) int {
 			r.errf("Passes: via server failed.  Try again with another '-v' option.")
 		}
 		r.explainAuto()
+		r.mokAdvice()
 		return 1
 	}
 	if r.inv.PerPassVerbose[0] >= 1 {
@@ -363,7 +374,7 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 		Release: release, Arch: arch,
 		Script: r.inv.Script, Stdin: r.env.Stdin,
 		TapsetDirs: r.inv.TapsetDirs, ServerArgs: r.inv.ServerArgs, ScriptArgs: r.inv.ScriptArgs,
-		Cwd: r.env.Cwd, LookupEnv: r.env.LookupEnv,
+		Cwd: r.env.Cwd, LookupEnv: r.env.LookupEnv, MOKFingerprints: r.moks,
 	})
 	if err != nil {
 		var re *request.RootError
@@ -424,9 +435,7 @@ func (r *run) finish(res *response.Result) bool {
 		r.errf("%s", m)
 	}
 	if res.SigningKey != "" {
-		if err := copyFile(res.SigningKey, filepath.Join(r.env.Cwd, "signing_key.x509")); err != nil {
-			r.errf("%v", err)
-		}
+		r.signingKey = r.saveSigningKey(res.SigningKey)
 	}
 	r.env.Stdout.Write(res.Stdout)
 	r.env.Stderr.Write(res.Stderr)
