@@ -326,6 +326,8 @@ func (r *run) compile(ctx context.Context) int {
 		r.errf("ERROR: %v", err)
 		return 1
 	}
+	// Our advice on enrolling a server's MOK comes last, after -k's line.
+	defer r.mokAdvice()
 	defer r.cleanup()
 	if r.verbose >= 2 {
 		tree := "/lib/modules/" + release + "/build"
@@ -355,7 +357,6 @@ func (r *run) compile(ctx context.Context) int {
 			r.errf("Passes: via server failed.  Try again with another '-v' option.")
 		}
 		r.explainAuto()
-		r.mokAdvice()
 		return 1
 	}
 	if r.inv.PerPassVerbose[0] >= 1 {
@@ -384,6 +385,12 @@ func (r *run) passes(ctx context.Context, release, arch string, cands []discover
 			r.ours("building the request", err)
 		}
 		return false, ""
+	}
+	if r.inv.KeepTmp {
+		// stap leaves its request zip beside the response under -k.
+		if err := os.WriteFile(filepath.Join(r.tmp, "client.zip"), req.Zip, 0o600); err != nil {
+			r.ours("keeping the request", err)
+		}
 	}
 	over := req.OverServerDefaults()
 	if over {
