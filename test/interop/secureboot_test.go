@@ -195,6 +195,33 @@ func TestSecureBoot(t *testing.T) {
 		assert.Equal(t, serial, strings.ReplaceAll(modinfo(t, "sig_key", filepath.Join(cwd, ko)), ":", ""), "signed with the enrolled key")
 	})
 
+	t.Run("-vvv: the same MOK lines", func(t *testing.T) {
+		// Keys of every kind stap's reading of mokutil meets: another
+		// vendor's, a Systemtap one, one with a non-ASCII issuer, and one
+		// whose issuer line stap cannot read (last: stap would otherwise
+		// judge the next key by it).
+		var certs []string
+		for _, n := range []string{"vendor", "stap-a", "nonascii", "lookalike", "email-first"} {
+			c, err := filepath.Abs("../../internal/mok/testdata/" + n + ".der")
+			require.NoError(t, err)
+			certs = append(certs, c)
+		}
+		h := mokHost{certs: certs, tmp: tmp}
+		cwd := t.TempDir()
+		writeFixtures(t, cwd)
+		mokLines := regexp.MustCompile(`(?m)^(This host requires module signing\.|MOK fingerprint found: .*|Issuer found: .*|Recognized Systemtap MOK fingerprint: .*|Number of enrolled Systemtap MOK keys found: .*)$`)
+		stap := h.run(t, cwd, "stap", "--use-server="+theLab.server(t), "-vvv", "-r", rel, "-p2", "hello.stp")
+		ours := h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p2", "hello.stp")
+		want := mokLines.FindAllString(stap.stderr, -1)
+		require.NotEmpty(t, want, stap.stderr)
+		assert.Contains(t, want, "Number of enrolled Systemtap MOK keys found: 3")
+		// -p2: stap 4.8 reads the keys for every pass; stap-client (as stap
+		// 5.5) only when a module is wanted.
+		assert.Empty(t, mokLines.FindAllString(ours.stderr, -1))
+		ours = h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p4", "hello.stp")
+		assert.Equal(t, want, mokLines.FindAllString(ours.stderr, -1))
+	})
+
 	t.Run("SYSTEMTAP_NOSIGN: no fingerprints, no signature", func(t *testing.T) {
 		stap, ours, cwd := both(t, mokHost{certs: []string{vendor, keyFile}, env: []string{"SYSTEMTAP_NOSIGN=1"}}, "-k", "-r", rel, "-p4", "hello.stp")
 		require.Equal(t, 0, ours.code, ours.stderr)
