@@ -29,6 +29,7 @@ import (
 // stap-client natively.
 type mokHost struct {
 	certs []string // DER files enrolled
+	esls  []string // signature list files appended
 	env   []string // extra environment
 	tmp   string   // TMPDIR, so -k leaves its directories where we clean up
 }
@@ -42,6 +43,9 @@ func (h mokHost) run(t *testing.T, cwd string, argv ...string) outcome {
 	full := []string{"netns", "exec", theLab.get(t, "LAB_NETNS"), script, "--sig-enforce", "Y"}
 	for _, c := range h.certs {
 		full = append(full, "--cert", c)
+	}
+	for _, e := range h.esls {
+		full = append(full, "--esl", e)
 	}
 	full = append(full, "--", "env", "-i",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -220,6 +224,26 @@ func TestSecureBoot(t *testing.T) {
 		assert.Empty(t, mokLines.FindAllString(ours.stderr, -1))
 		ours = h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p4", "hello.stp")
 		assert.Equal(t, want, mokLines.FindAllString(ours.stderr, -1))
+	})
+
+	t.Run("damaged MokListRT: a documented difference", func(t *testing.T) {
+		// A truncated last list: mokutil lists the keys before it and stap
+		// sends their Systemtap ones; stap-client warns once and sends
+		// missing (man page, COMPATIBILITY).
+		esl, err := filepath.Abs("../../internal/mok/testdata/truncated.esl")
+		require.NoError(t, err)
+		h := mokHost{esls: []string{esl}, tmp: tmp}
+		cwd := t.TempDir()
+		writeFixtures(t, cwd)
+		stap := h.run(t, cwd, "stap", "--use-server="+theLab.server(t), "-k", "-r", rel, "-p4", "hello.stp")
+		fps, _ := sentMOKs(t, stap)
+		assert.Len(t, strings.Fields(fps), 4, "stap: the four Systemtap keys before the damage")
+		removeProducts(t, cwd)
+		ours := h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-k", "-r", rel, "-p4", "hello.stp")
+		fps, _ = sentMOKs(t, ours)
+		assert.Equal(t, "missing\n", fps)
+		assert.Equal(t, 1, strings.Count(ours.stderr, "WARNING: the enrolled machine owner keys cannot be read"), ours.stderr)
+		assert.Equal(t, 1, ours.code)
 	})
 
 	t.Run("SYSTEMTAP_NOSIGN: no fingerprints, no signature", func(t *testing.T) {

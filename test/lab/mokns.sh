@@ -7,7 +7,9 @@
 # given value. Nothing outside the namespace changes. libefivar (mokutil)
 # accepts the tmpfs as efivarfs when EFIVARFS_PATH=/sys/firmware/efi/efivars/
 # is in the command's environment; stap-client needs no such help.
-# Usage: mokns.sh [--sig-enforce Y|N] [--cert FILE.der]... -- COMMAND...  (root)
+# Usage: mokns.sh [--sig-enforce Y|N] [--cert FILE.der]... [--esl FILE]...
+#                 -- COMMAND...  (root)
+# --esl appends a ready-made (possibly damaged) signature list file.
 set -euo pipefail
 guid=605dab50-e046-4300-abb6-3dd810dd8b23
 
@@ -18,10 +20,12 @@ fi
 shift
 sig=
 certs=()
+esls=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--sig-enforce) sig=$2; shift 2 ;;
 	--cert) certs+=("$2"); shift 2 ;;
+	--esl) esls+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	*) echo "mokns.sh: unknown argument $1" >&2; exit 1 ;;
 	esac
@@ -38,11 +42,14 @@ for c in "${certs[@]}"; do
 	cert-to-efi-sig-list -g 11111111-2222-3333-4444-555555555555 "$work/cert.pem" "$work/cert.esl" >/dev/null
 	cat "$work/cert.esl" >>"$work/moklist.esl"
 done
+for e in "${esls[@]}"; do
+	cat "$e" >>"$work/moklist.esl"
+done
 
 mount -t tmpfs stapc10-firmware /sys/firmware
 mkdir -p /sys/firmware/efi/efivars
 printf '\x06\x00\x00\x00\x01' >/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
-if [[ ${#certs[@]} -gt 0 ]]; then
+if [[ -s $work/moklist.esl ]]; then
 	{ printf '\x07\x00\x00\x00'; cat "$work/moklist.esl"; } >"/sys/firmware/efi/efivars/MokListRT-$guid"
 fi
 
