@@ -49,6 +49,9 @@ type Env struct {
 	// Credentials are the user's privilege levels (pass 5 adjusts the
 	// privilege to them); nil means all, as for root.
 	Credentials func() Credentials
+	// Root is the file system the host's Secure Boot state is read from
+	// (sysfs, efivarfs); nil reads nothing.
+	Root fs.FS
 }
 
 // OSEnv is the real environment.
@@ -72,6 +75,7 @@ func OSEnv(args []string, version string) (Env, error) {
 		UID:         os.Geteuid(),
 		Browser:     discovery.Zeroconf{},
 		Credentials: OSCredentials,
+		Root:        os.DirFS("/"),
 	}, nil
 }
 
@@ -98,6 +102,11 @@ type run struct {
 	// autoServer is that server mode, which shows "Using a compile server.".
 	autoMsgs   []string
 	autoServer bool
+	// moks are the MOK fingerprints sent when the host loads only signed
+	// modules (nil otherwise); signingKey is the file a server's MOK was
+	// saved in when it had none in common with us.
+	moks       []string
+	signingKey string
 }
 
 func (r *run) errf(format string, args ...any) {
@@ -164,6 +173,7 @@ func Run(ctx context.Context, env Env) int {
 	if !r.adjustPrivilege() {
 		return 1
 	}
+	r.secureBoot()
 	if len(inv.ListServers) > 0 {
 		release, arch, err := request.Target(env.Host, inv.Release, inv.Arch)
 		if err != nil {
@@ -300,6 +310,8 @@ func (r *run) compile(ctx context.Context) int {
 		r.ours("finding the target kernel", err)
 		return 1
 	}
+	// Our advice on enrolling a server's MOK comes last, after -k's line.
+	defer r.mokAdvice()
 	defer r.cleanup()
 	// The request is made before discovery: a cached result needs neither
 	// discovery nor a connection. A request that cannot be made is reported
@@ -392,7 +404,7 @@ func (r *run) buildRequest(release, arch string) (*request.Request, error) {
 		Release: release, Arch: arch,
 		Script: r.inv.Script, Stdin: r.env.Stdin,
 		TapsetDirs: r.inv.TapsetDirs, ServerArgs: r.inv.ServerArgs, ScriptArgs: r.inv.ScriptArgs,
-		Cwd: r.env.Cwd, LookupEnv: r.env.LookupEnv,
+		Cwd: r.env.Cwd, LookupEnv: r.env.LookupEnv, MOKFingerprints: r.moks,
 	})
 }
 
@@ -415,6 +427,12 @@ func (r *run) passes(ctx context.Context, release string, req *request.Request, 
 		return false, ""
 	}
 	r.budget = budget
+	if r.inv.KeepTmp {
+		// stap leaves its request zip beside the response under -k.
+		if err := os.WriteFile(filepath.Join(r.tmp, "client.zip"), req.Zip, 0o600); err != nil {
+			r.ours("keeping the request", err)
+		}
+	}
 	over := req.OverServerDefaults()
 	if over {
 		r.errf("%s: WARNING: the request is %d bytes compressed and %d uncompressed; a compile server with default settings refuses more than %d compressed or %d uncompressed, without replying",
@@ -475,9 +493,7 @@ func (r *run) finish(ctx context.Context, res *response.Result) bool {
 		r.errf("%s", m)
 	}
 	if res.SigningKey != "" {
-		if err := copyFile(res.SigningKey, filepath.Join(r.env.Cwd, "signing_key.x509")); err != nil {
-			r.errf("%v", err)
-		}
+		r.signingKey = r.saveSigningKey(res.SigningKey)
 	}
 	if err := r.printOutput(ctx, res); err != nil {
 		// A reader that went away (| head) is the SIGPIPE stap catches: an

@@ -43,7 +43,7 @@ func (r *run) discoveryDeadline() (time.Duration, error) {
 
 // policy is what discovery must select for this run.
 func (r *run) policy(ctx context.Context, release, arch string) discovery.Policy {
-	p := discovery.Policy{Release: release, Arch: arch, Trusted: map[string]bool{}}
+	p := discovery.Policy{Release: release, Arch: arch, Trusted: map[string]bool{}, MOKs: r.moks}
 	for _, s := range r.trustStores(ctx) {
 		for _, c := range s.TrustedCerts() {
 			p.Trusted[certdb.Certinfo(c)] = true
@@ -181,6 +181,11 @@ func (r *run) explainNone(online []discovery.Candidate, named []discovery.Spec, 
 		r.errf("%s", listing(req))
 	} else {
 		r.errf("No servers matched the selection criteria of %s.", p.DefaultCriteria())
+		if len(p.MOKs) > 0 {
+			r.errf("Consider removing the local MOK to associate with a new server")
+			r.errf("# sudo mokutil --list-enrolled")
+			r.errf("# sudo mokutil --export / --delete  OR  --reset")
+		}
 	}
 	for _, v := range verdicts {
 		if len(v.Reasons) > 0 {

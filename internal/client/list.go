@@ -209,7 +209,7 @@ func (r *run) buildList(ctx context.Context, words map[string]bool, online []dis
 			if !built {
 				list = online
 			}
-			keep(func(c discovery.Candidate) bool { return c.Sysinfo == p.Release+" "+p.Arch || c.Sysinfo == p.Arch })
+			keep(p.Compatible)
 		}
 		built = true
 	}

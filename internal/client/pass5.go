@@ -45,6 +45,7 @@ func (r *run) pass5() int {
 	}
 	argv := staprun.Command(r.inv, staprun.Facts{
 		Staprun: path, StaprunSet: set, Module: module, Uprobes: uprobes,
+		MOKFingerprints: r.moks,
 	})
 	out := staprun.Run(argv, staprun.Options{
 		Stdin: r.env.Stdin, Stdout: r.env.Stdout, Stderr: r.env.Stderr, Dir: r.env.Cwd,

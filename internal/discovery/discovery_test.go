@@ -135,3 +135,44 @@ func TestSelect(t *testing.T) {
 	assert.True(t, spec("fe80::1").Matches(ll, nil), "a zone counts only when both have one")
 	assert.False(t, spec("fe80::1%eth1").Matches(ll, nil))
 }
+
+// With signing required, a server must offer one of the host's MOKs; a host
+// with none enrolled ("missing") takes any server, which sends its key.
+func TestSelectMOK(t *testing.T) {
+	base := Candidate{Host: "srva.local", Addr: addr("10.0.0.1"), Port: 5555, Sysinfo: "6.1.0-56-amd64 x86_64", Version: "4.8", Certinfo: "00:aa"}
+	withA, withB, none := base, base, base
+	withA.MOKs = []string{"aa:01", "aa:02"}
+	withB.Addr, withB.Certinfo, withB.MOKs = addr("10.0.0.2"), "00:bb", []string{"bb:01"}
+	none.Addr, none.Certinfo = addr("10.0.0.3"), "00:cc"
+	online := []Candidate{withA, withB, none}
+	trusted := map[string]bool{"00:aa": true, "00:bb": true, "00:cc": true}
+
+	for _, tc := range []struct {
+		name string
+		moks []string
+		use  []Candidate
+	}{
+		{"no signing needed", nil, online},
+		{"none enrolled yet", []string{"missing"}, online},
+		{"one in common", []string{"zz:99", "aa:02"}, []Candidate{withA}},
+		{"none in common", []string{"zz:99"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Policy{Release: "6.1.0-56-amd64", Arch: "x86_64", Trusted: trusted, MOKs: tc.moks}
+			use, verdicts := Select(online, nil, p, nil)
+			assert.Equal(t, tc.use, use)
+			for _, v := range verdicts {
+				assert.Equal(t, p.Compatible(v.Candidate), len(v.Reasons) == 0)
+			}
+		})
+	}
+	p := Policy{Release: "6.1.0-56-amd64", Arch: "x86_64", Trusted: trusted, MOKs: []string{"zz:99"}}
+	assert.Equal(t, []string{"no MOK in common: the server signs with bb:01, this host has enrolled zz:99"}, p.Reasons(withB))
+	assert.Equal(t, []string{"no MOK in common: the server signs with none, this host has enrolled zz:99"}, p.Reasons(none))
+	// A named server is held to the same rule.
+	s, err := ParseSpec("10.0.0.2")
+	require.NoError(t, err)
+	use, verdicts := Select(online, []Spec{s}, p, nil)
+	assert.Empty(t, use)
+	assert.Contains(t, verdicts[0].Reasons[0], "no MOK in common")
+}

@@ -16,7 +16,35 @@ type Policy struct {
 	// when NeedSigner (a privilege below stapdev).
 	Signers    map[string]bool
 	NeedSigner bool
+	// MOKs are the fingerprints this run sends because the host loads only
+	// signed modules ("missing" when it has none enrolled); nil when it
+	// does not need them.
+	MOKs []string
 }
+
+// sameTarget: the server builds for this release and arch, or says only
+// the arch.
+func (p Policy) sameTarget(c Candidate) bool {
+	return c.Sysinfo == p.Release+" "+p.Arch || c.Sysinfo == p.Arch
+}
+
+// MOKInCommon is stap's MOK test: with no fingerprints to send, any server;
+// with "missing" (none enrolled yet), any server, which will send its key;
+// otherwise one of ours must be among the server's mok_info.
+func (p Policy) MOKInCommon(c Candidate) bool {
+	if len(p.MOKs) == 0 {
+		return true
+	}
+	for _, fp := range p.MOKs {
+		if fp == "missing" || slices.Contains(c.MOKs, fp) {
+			return true
+		}
+	}
+	return false
+}
+
+// Compatible is stap's compatible filter: the target and the MOK tests.
+func (p Policy) Compatible(c Candidate) bool { return p.sameTarget(c) && p.MOKInCommon(c) }
 
 // DefaultCriteria is stap's name for what the default spec selects.
 func (p Policy) DefaultCriteria() string {
@@ -39,8 +67,15 @@ func (p Policy) Reasons(c Candidate) []string { return p.judge(c, true) }
 // (a named server is tried, and its handshake decides).
 func (p Policy) judge(c Candidate, needTrust bool) []string {
 	var why []string
-	if c.Sysinfo != p.Release+" "+p.Arch && c.Sysinfo != p.Arch {
+	if !p.sameTarget(c) {
 		why = append(why, "incompatible: it builds for \""+c.Sysinfo+"\", this run needs \""+p.Release+" "+p.Arch+"\"")
+	}
+	if !p.MOKInCommon(c) {
+		offers := "none"
+		if len(c.MOKs) > 0 {
+			offers = strings.Join(c.MOKs, ", ")
+		}
+		why = append(why, "no MOK in common: the server signs with "+offers+", this host has enrolled "+strings.Join(p.MOKs, ", "))
 	}
 	if needTrust && !p.Trusted[c.Certinfo] {
 		why = append(why, "untrusted: no trusted certificate has serial "+c.Certinfo+" (trust it with --trust-servers=ssl --server=HOST:PORT)")

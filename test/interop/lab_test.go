@@ -100,8 +100,14 @@ func runEnvIn(t *testing.T, cwd string, env []string, stdin string, argv ...stri
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, env...)
 	full = append(full, argv...)
 	cmd := exec.CommandContext(ctx, "ip", full...)
-	cmd.Dir = cwd
 	cmd.Stdin = strings.NewReader(stdin)
+	return runCmd(t, cmd, cwd)
+}
+
+// runCmd runs cmd in cwd and lists what it left there.
+func runCmd(t *testing.T, cmd *exec.Cmd, cwd string) outcome {
+	t.Helper()
+	cmd.Dir = cwd
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

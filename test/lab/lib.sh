@@ -22,11 +22,16 @@ LAB_NO_DBUS=unix:path=/run/stapclab-no-system-bus/none
 LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # What install.sh installs. avahi/dbus come in as dependencies of
-# systemtap-server but are kept from starting (policy-rc.d).
+# systemtap-server but are kept from starting (policy-rc.d). The server
+# makes its Secure Boot MOKs with openssl and signs with the headers'
+# scripts/sign-file (linux-kbuild); the Secure Boot tier (mokns.sh) needs
+# mokutil (what stap runs), efitools (cert-to-efi-sig-list) and kmod
+# (modinfo).
 LAB_PACKAGES=(systemtap systemtap-server systemtap-client systemtap-runtime
 	libnss3-tools linux-headers-amd64 zip unzip iproute2 procps
 	qemu-system-x86 busybox-static cpio
-	avahi-daemon avahi-utils dbus openssl)
+	avahi-daemon avahi-utils dbus openssl
+	mokutil efitools kmod)
 
 LAB_RUNTIME_TASK_WORK=/usr/share/systemtap/runtime/stp_task_work.c
 
