@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
@@ -98,6 +99,7 @@ type run struct {
 	intr    *interrupts
 	res     *response.Result // the processed response, for pass 5
 	budget  int64            // bytes one reply may cost (replyBudget)
+	bound   time.Duration    // the connection phase's bound (connectBound)
 	// autoMsgs explain the privilege and server mode stap chose by itself;
 	// autoServer is that server mode, which shows "Using a compile server.".
 	autoMsgs   []string
@@ -310,6 +312,14 @@ func (r *run) compile(ctx context.Context) int {
 		r.ours("finding the target kernel", err)
 		return 1
 	}
+	// Limits from the environment: a bad one is one line, before anything.
+	if r.budget, err = r.replyBudget(); err == nil {
+		r.bound, err = r.connectBound()
+	}
+	if err != nil {
+		r.ours(err.Error(), nil)
+		return 1
+	}
 	// Our advice on enrolling a server's MOK comes last, after -k's line.
 	defer r.mokAdvice()
 	defer r.cleanup()
@@ -421,12 +431,6 @@ func (r *run) passes(ctx context.Context, release string, req *request.Request, 
 		}
 		return false, ""
 	}
-	budget, err := r.replyBudget()
-	if err != nil {
-		r.ours(err.Error(), nil)
-		return false, ""
-	}
-	r.budget = budget
 	if r.inv.KeepTmp {
 		// stap leaves its request zip beside the response under -k.
 		if err := os.WriteFile(filepath.Join(r.tmp, "client.zip"), req.Zip, 0o600); err != nil {

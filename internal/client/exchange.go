@@ -19,6 +19,23 @@ type failure struct {
 	err  error
 }
 
+// ConnectTimeoutEnv overrides how long the connection phase may last in all
+// (every server, every try): transport.DefaultTimeouts.Bound, 10 minutes.
+const ConnectTimeoutEnv = "STAP_CLIENT_CONNECT_TIMEOUT"
+
+// connectBound reads ConnectTimeoutEnv over the environment's default.
+func (r *run) connectBound() (time.Duration, error) {
+	v := r.env.getenv(ConnectTimeoutEnv)
+	if v == "" {
+		return r.env.Timeouts.Bound, nil
+	}
+	d, ok := parseDuration(v)
+	if !ok {
+		return 0, fmt.Errorf("%s=%q is not a duration (e.g. 10m, 30s or 90)", ConnectTimeoutEnv, v)
+	}
+	return d, nil
+}
+
 // exchange races the candidates (transport.Race), sends the request to the
 // first that answers and writes the response to zipPath. It returns the
 // winner's printout, or "" and the failures; interrupted says what was
@@ -33,9 +50,11 @@ func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []disco
 	set, stop := r.showProgress("connecting to " + serverLabel(cands[0]))
 	defer stop()
 	w := &watcher{r: r, set: set}
+	timeouts := r.env.Timeouts
+	timeouts.Bound = r.bound
 	cfg := transport.Config{
 		Stores:       stores,
-		Timeouts:     r.env.Timeouts,
+		Timeouts:     timeouts,
 		Retries:      4,
 		ConnectTries: 5,
 		Backoff:      time.Second,

@@ -198,3 +198,21 @@ func TestRunRefusedIsTriedAgain(t *testing.T) {
 	assert.Contains(t, res.stderr, "Unable to connect to a server.")
 	assert.Contains(t, res.stderr, "connection refused; trying again in 1s")
 }
+
+// STAP_CLIENT_CONNECT_TIMEOUT bounds the wait for a server that never
+// takes the connection; a value that is no duration is one line, exit 1.
+func TestRunConnectTimeout(t *testing.T) {
+	busy := startBusyFake(t, goodP4(t), time.Hour, 0, 0)
+	args := []string{"--server=" + busy.addr, "--ssl=" + busy.certDir, "-p4", "-e", "probe begin { exit() }"}
+	start := time.Now()
+	res := runEnv(t, nil, map[string]string{ConnectTimeoutEnv: "300ms"}, args...)
+	assert.Equal(t, 1, res.code)
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Contains(t, res.stderr, "Unable to connect to a server.")
+	assert.Contains(t, res.stderr, "timed out: no trusted answer within 300ms")
+	assert.Empty(t, entries(t, res.tmp))
+
+	res = runEnv(t, nil, map[string]string{ConnectTimeoutEnv: "soon"}, args...)
+	assert.Equal(t, 1, res.code)
+	assert.Equal(t, "stap-client: ERROR: STAP_CLIENT_CONNECT_TIMEOUT=\"soon\" is not a duration (e.g. 10m, 30s or 90)\n", res.stderr)
+}

@@ -32,13 +32,21 @@ func (r *run) discoveryDeadline() (time.Duration, error) {
 	if !ok || v == "" {
 		return defaultDiscoveryDeadline, nil
 	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+	if d, ok := parseDuration(v); ok {
 		return d, nil
 	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
-		return time.Duration(f * float64(time.Second)), nil
-	}
 	return 0, fmt.Errorf("discovery timeout %q is not a duration (e.g. 2s or 0.5)", v)
+}
+
+// parseDuration takes a Go duration ("3s", "500ms") or a number of seconds.
+func parseDuration(v string) (time.Duration, bool) {
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, true
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
+		return time.Duration(f * float64(time.Second)), true
+	}
+	return 0, false
 }
 
 // policy is what discovery must select for this run.

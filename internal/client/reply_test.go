@@ -405,7 +405,7 @@ func reset(c net.Conn) {
 func TestRunBadBudget(t *testing.T) {
 	r := runEnv(t, nil, map[string]string{response.MaxReplyEnv: "lots"}, "--server=127.0.0.1:1", "-p2", "-e", "probe begin {}")
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, `stap-client: ERROR: STAP_CLIENT_MAX_REPLY: "lots" is not a size (e.g. 2G, 512M or a byte count)`)
+	assert.Equal(t, "stap-client: ERROR: STAP_CLIENT_MAX_REPLY: \"lots\" is not a size (e.g. 2G, 512M or a byte count)\n", r.stderr)
 	assert.Empty(t, entries(t, r.tmp))
 }
 

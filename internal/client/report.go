@@ -95,8 +95,10 @@ Every other option is stap's, with the same meaning: see stap(1). Options that
 need a local translator (-R, --remote, -i, ...) are refused.
 
 Environment: SYSTEMTAP_DIR (default ~/.systemtap), SYSTEMTAP_STAPRUN,
-TMPDIR, STAP_CLIENT_DISCOVERY_TIMEOUT (default 2s), STAP_CLIENT_MAX_REPLY
-(the most a server's reply may take, received or unpacked; default 1G).
+TMPDIR, STAP_CLIENT_DISCOVERY_TIMEOUT (default 2s), STAP_CLIENT_CONNECT_TIMEOUT
+(the longest wait for servers to take the connection; default 10m),
+STAP_CLIENT_MAX_REPLY (the most a server's reply may take, received or
+unpacked; default 1G).
 See stap-client(8) for trust, discovery, files and examples.
 `)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
@@ -139,7 +140,9 @@ func yes(in io.Reader) bool {
 // trustOne learns the server's certificate over a trust-only connection
 // and adds it to, or removes it from, each database.
 func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []string, revoke bool) bool {
-	cfg := transport.Config{Timeouts: r.env.Timeouts}
+	// As patient as a compile's connection: a server still starting is
+	// tried again, as stap tries it.
+	cfg := transport.Config{Timeouts: r.env.Timeouts, ConnectTries: 5, Backoff: time.Second}
 	cert, err := transport.FetchCertificate(ctx, cfg, transport.Server{Host: c.Host, Addr: c.AddrPort()})
 	if err != nil {
 		// No space before the printout: it starts with one (stap's text).
