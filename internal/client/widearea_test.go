@@ -48,17 +48,24 @@ func (z *dnsZone) exchange(_ context.Context, m *dns.Msg, _ string) (*dns.Msg, e
 	return r, nil
 }
 
-// TestRunWideArea: servers published in DNS, found beside (a silent or
-// broken) mDNS, chosen by the same rules, then by SRV priority.
-func TestRunWideArea(t *testing.T) {
-	s := startFake(t, goodP4(t))
+// addrSerial: where the fake server listens, and its certificate's serial
+// as servers publish it (certinfo).
+func (s *fakeServer) addrSerial(t *testing.T) (netip.AddrPort, string) {
+	t.Helper()
 	ap, err := netip.ParseAddrPort(s.addr)
 	require.NoError(t, err)
 	der, err := os.ReadFile(filepath.Join(s.certDir, "stap.cert"))
 	require.NoError(t, err)
 	cert, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
-	serial := certdb.Certinfo(cert)
+	return ap, certdb.Certinfo(cert)
+}
+
+// TestRunWideArea: servers published in DNS, found beside (a silent or
+// broken) mDNS, chosen by the same rules, then by SRV priority.
+func TestRunWideArea(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	ap, serial := s.addrSerial(t)
 	// srvu has the better priority but an unknown certificate; srva is
 	// the fake server.
 	zone := func(domain string) *dnsZone {
