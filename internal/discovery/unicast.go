@@ -70,6 +70,13 @@ func validName(d string) bool {
 // ExchangeFunc sends one query to one server ("ip:port").
 type ExchangeFunc func(ctx context.Context, m *dns.Msg, server string) (*dns.Msg, error)
 
+// Limits against a hostile or broken zone: instances resolved per domain,
+// and domains browsed in all.
+const (
+	maxInstances = 64
+	maxDomains   = 32
+)
+
 // ErrNoBrowseDomain: wide-area browsing has no domain to look in.
 var ErrNoBrowseDomain = errors.New("no DNS browse domain (no search line in resolv.conf, none given)")
 
@@ -129,10 +136,10 @@ func (u Unicast) Browse(ctx context.Context, found chan<- Service) error {
 	var browse func(d string)
 	browse = func(d string) {
 		mu.Lock()
-		dup := seen[d]
+		skip := seen[d] || len(seen) >= maxDomains
 		seen[d] = true
 		mu.Unlock()
-		if dup {
+		if skip {
 			return
 		}
 		wg.Add(1)
@@ -188,6 +195,10 @@ func (q querier) browseDomain(ctx context.Context, d string) []Service {
 		name := rr.(*dns.PTR).Ptr
 		if seen[strings.ToLower(name)] {
 			continue
+		}
+		if len(seen) == maxInstances {
+			q.log("browsing %s: more than %d instances, the rest left out", d, maxInstances)
+			break
 		}
 		seen[strings.ToLower(name)] = true
 		wg.Add(1)

@@ -5,6 +5,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -351,4 +352,18 @@ func TestMatchesWideAreaName(t *testing.T) {
 	}
 	s, _ := ParseSpec("srvb")
 	assert.False(t, s.Matches(c, nil))
+}
+
+// A zone listing thousands of instances costs a bounded number of queries.
+func TestUnicastLimits(t *testing.T) {
+	recs := []string{}
+	for i := range 500 {
+		recs = append(recs, fmt.Sprintf(`_stap._tcp.lab.example. 60 IN PTR s%d._stap._tcp.lab.example.`, i),
+			fmt.Sprintf(`s%d._stap._tcp.lab.example. 60 IN SRV 0 0 5555 h.lab.example.`, i))
+	}
+	z := newZone(t, append(recs, `h.lab.example. 60 IN A 10.1.0.1`)...)
+	got, err := collectAll(t, Unicast{ResolvConf: writeResolvConf(t, "search lab.example\n"), Exchange: z.exchange})
+	require.NoError(t, err)
+	assert.Len(t, got, maxInstances)
+	assert.LessOrEqual(t, len(z.asked), 3+4*maxInstances)
 }
