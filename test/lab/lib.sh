@@ -132,6 +132,28 @@ lab_server_below() {
 	return 1
 }
 
+# lab_dbus_conf ADDRESS WHO prints the configuration of a private system
+# bus listening at ADDRESS (dbus-daemon ignores --address for this: "needs
+# one or more <listen> elements"), open to every user.
+lab_dbus_conf() {
+	cat <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<!-- the private system bus of $2 (stap-client test lab) -->
+<busconfig>
+  <type>system</type>
+  <listen>$1</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+EOF
+}
+
 need_root() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, creates a user and a network namespace)"
 }

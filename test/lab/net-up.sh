@@ -218,22 +218,7 @@ else
 		install -d -m 0755 "$hd" "$hd/run-avahi"
 		rm -f "$hd/daemons" "$hd/pids"
 		bus=unix:path=$hd/bus
-		cat >"$hd/dbus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<!-- net-up.sh: the private system bus of lab host $host -->
-<busconfig>
-  <type>system</type>
-  <listen>$bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-EOF
+		lab_dbus_conf "$bus" "lab host $host" >"$hd/dbus.conf"
 		cat >"$hd/avahi-daemon.conf" <<EOF
 # net-up.sh: avahi-daemon of lab host $host
 [server]

@@ -16,7 +16,12 @@
 #                (which ip netns exec bind-mounts over /etc/resolv.conf):
 #                nameserver 10.240.2.53, search walab.test. Its trust DB
 #                (NSS sql, trusts a and b) is STATEDIR/client-home/
-#                .systemtap/ssl/client, made by the real stap.
+#                .systemtap/ssl/client, made by the real stap. For the real
+#                stap as reference: dbus-daemon (STATEDIR/cl/bus) and
+#                avahi-daemon with enable-wide-area, domain-name and
+#                browse-domains walab.test (its /run/avahi-daemon is
+#                STATEDIR/cl/run-avahi, bind-mounted in a private mount
+#                namespace).
 #   stapcwa-dns  10.240.2.53: nsd (Debian's), authoritative for walab.test,
 #                site2.walab.test and failover.walab.test (STATEDIR/dns).
 #   stapcwa-a/b/c 10.240.2.11-13, hostname srva/srvb/srvc (own UTS
@@ -32,11 +37,13 @@
 #                       listens (a server that is down), and srvb at
 #                       priority 2 under the instance name "stap.b on srvb"
 #                       (a dot and spaces in the label, RFC 6763 §4.3).
-# Checks: each server listens with its certificate; the client DB trusts
-# exactly a's and b's serials; from the client, dig-free: nsd answers the
-# PTR, SRV and TXT queries (checked by the tests themselves).
-# Timings (2 cores): cold (three RSA-4096 databases, one after another)
-# about 15 s; warm (certificates kept in /var/lib/stapcwa?) about 5 s.
+# Checks: each server listens, with a certificate serial of its own; the
+# real stap adds trust in a and b across the router and the client DB then
+# lists two trusted certificates; nsd listens; avahi-daemon starts. What
+# nsd answers is checked by the tests (test/walab).
+# Timings (2 cores, measured): cold (three RSA-4096 databases, one after
+# another) 12 s; warm (certificates kept in /var/lib/stapcwa?) 3-6 s;
+# wa-down.sh 3 s.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -246,10 +253,7 @@ done
 	exec setsid ip netns exec "$WA_DNS_NS" nsd -d -c "$dnsdir/nsd.conf"
 ) </dev/null >>"$dnsdir/nsd.out" 2>&1 &
 nsd_pid=$!
-st=$(proc_stat "$nsd_pid") || die "nsd exited at once (see $dnsdir/nsd.out)"
-# shellcheck disable=SC2086
-set -- $st
-printf '%s %s\n' "$nsd_pid" "$4" >"$dnsdir/pid"
+wa_record "$dnsdir" "$nsd_pid" nsd
 deadline=$((SECONDS + 15))
 until ip netns exec "$WA_DNS_NS" ss -Hlunp "sport = :53" 2>/dev/null | grep -q nsd; do
 	if ! kill -0 "$nsd_pid" 2>/dev/null || ((SECONDS >= deadline)); then
@@ -273,6 +277,58 @@ done
 n=$(certutil -L -d "sql:$client_db" 2>/dev/null | grep -Ec '^stap-server +P,P,P *$') || true
 [[ $n == 2 ]] || die "the client database lists $n trusted stap-server certificates, not 2"
 
+# --- the reference: avahi with wide-area browsing, for the real stap -----------------
+# A private system bus and avahi-daemon (enable-wide-area, domain-name and
+# browse-domains walab.test) in the client's namespace; avahi gets its own
+# /run/avahi-daemon through a private mount namespace.
+cd=$statedir/cl
+rm -rf "$cd/run-avahi" "$cd/bus"
+install -d -m 0755 "$cd" "$cd/run-avahi"
+[[ -d /run/avahi-daemon ]] || install -d -m 0755 /run/avahi-daemon
+lab_dbus_conf "unix:path=$cd/bus" "the wide-area lab's client" >"$cd/dbus.conf"
+cat >"$cd/avahi-daemon.conf" <<EOF2
+# wa-up.sh: avahi-daemon of the wide-area lab's client, for the real stap
+[server]
+host-name=stapcwacl
+domain-name=$WA_DOMAIN
+browse-domains=$WA_DOMAIN
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=$WA_IF
+enable-dbus=yes
+[wide-area]
+enable-wide-area=yes
+[publish]
+publish-hinfo=no
+publish-workstation=no
+[reflector]
+enable-reflector=no
+EOF2
+(
+	close_fds
+	exec setsid ip netns exec "$WA_CL_NS" dbus-daemon --nofork --nopidfile --config-file="$cd/dbus.conf"
+) </dev/null >>"$cd/dbus.out" 2>&1 &
+wa_record "$cd" $! dbus-daemon
+deadline=$((SECONDS + 10))
+until [[ -S $cd/bus ]]; do
+	((SECONDS < deadline)) || { tail_logs "$cd/dbus.out"; die "dbus-daemon in $WA_CL_NS made no $cd/bus"; }
+	sleep 0.05
+done
+# shellcheck disable=SC2016 # expanded by the inner bash
+(
+	close_fds
+	exec setsid ip netns exec "$WA_CL_NS" unshare --mount --propagation private -- bash -c '
+		mount --bind "$1" /run/avahi-daemon && shift && exec "$@"' _ "$cd/run-avahi" \
+		env -i PATH="$LAB_PATH" DBUS_SYSTEM_BUS_ADDRESS="unix:path=$cd/bus" \
+		avahi-daemon --no-chroot --no-drop-root --no-rlimits -f "$cd/avahi-daemon.conf"
+) </dev/null >>"$cd/avahi.out" 2>&1 &
+wa_record "$cd" $! avahi-daemon
+deadline=$((SECONDS + 15))
+until grep -q 'Server startup complete' "$cd/avahi.out" 2>/dev/null; do
+	((SECONDS < deadline)) || { tail_logs "$cd/avahi.out"; die "avahi-daemon in $WA_CL_NS did not finish starting in 15 s"; }
+	sleep 0.1
+done
+
 # --- wa.env ------------------------------------------------------------------------------
 {
 	echo "# Written by test/lab/wa-up.sh; run clients with: ip netns exec $WA_CL_NS ..."
@@ -284,6 +340,7 @@ n=$(certutil -L -d "sql:$client_db" 2>/dev/null | grep -Ec '^stap-server +P,P,P 
 	echo "WA_CLIENT_NS=$WA_CL_NS"
 	echo "WA_CLIENT_HOME=$client_home"
 	echo "WA_CLIENT_DB=$client_db"
+	echo "WA_CLIENT_DBUS=unix:path=$cd/bus"
 	echo "WA_DNS_ADDR=$(wa_addr dns)"
 	echo "WA_BLACKHOLE=$WA_BLACKHOLE"
 	echo "WA_ZONES=$dnsdir"

@@ -48,20 +48,40 @@ wa_lock() {
 	flock -w 900 7 || die "another wa-up.sh/wa-down.sh holds $WA_LOCK for more than 900 s"
 }
 
-# wa_stop_nsd STATEDIR: the recorded nsd, checked against its command line.
-wa_stop_nsd() {
-	local f=$1/dns/pid pid st deadline
+# wa_record DIR PID ROLE: remember a daemon as "PID ROLE STARTTIME" in
+# DIR/daemons (nsd; the client's dbus-daemon and avahi-daemon).
+wa_record() {
+	local st
+	st=$(proc_stat "$2") || die "PID $2 ($3) vanished right after start"
+	# shellcheck disable=SC2086
+	set -- "$1" "$2" "$3" $st
+	printf '%s %s %s\n' "$2" "$3" "$7" >>"$1/daemons"
+}
+
+# wa_stop_daemons DIR: stop what wa_record recorded (avahi first, while its
+# bus is there), each checked to be that very process: nsd and dbus-daemon
+# by their command lines, avahi-daemon (which rewrites its argv) by its
+# executable.
+wa_stop_daemons() {
+	local f=$1/daemons role pid r st deadline
 	[[ -f $f ]] || return 0
-	read -r pid st <"$f" || return 0
-	if alive "$pid" "$st" && pid_matches "$pid" "$1/dns/nsd.conf"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		deadline=$((SECONDS + 10))
-		while alive "$pid" "$st"; do
-			((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null || true; break; }
-			sleep 0.1
-		done
-		say "stopped nsd (PID $pid)"
-	fi
+	for role in avahi-daemon dbus-daemon nsd; do
+		while read -r pid r st; do
+			[[ $r == "$role" ]] && alive "$pid" "$st" || continue
+			case $role in
+			nsd) pid_matches "$pid" "$1/nsd.conf" || continue ;;
+			dbus-daemon) pid_matches "$pid" "--config-file=$1/dbus.conf" || continue ;;
+			avahi-daemon) [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */avahi-daemon ]] || continue ;;
+			esac
+			kill -TERM "$pid" 2>/dev/null || true
+			deadline=$((SECONDS + 10))
+			while alive "$pid" "$st"; do
+				((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null || true; break; }
+				sleep 0.1
+			done
+			say "stopped $role (PID $pid)"
+		done <"$f"
+	done
 	mv -f "$f" "$f.old"
 }
 
@@ -71,7 +91,8 @@ wa_stop_nsd() {
 wa_down() {
 	local sd=$1 h ns stray
 	for h in "${WA_SERVERS[@]}"; do lab_stop_recorded "$sd/$h"; done
-	wa_stop_nsd "$sd"
+	wa_stop_daemons "$sd/dns"
+	wa_stop_daemons "$sd/cl"
 	while read -r ns; do
 		wa_ns_exists "$ns" || continue
 		if ! wa_ns_is_ours "$ns"; then

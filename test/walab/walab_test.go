@@ -212,3 +212,39 @@ func TestZoneRecordsFromTheListing(t *testing.T) {
 		assert.Contains(t, records, host+"."+d+". 60 IN A "+get(t, "WA_"+h+"_ADDR")+"\n")
 	}
 }
+
+// The real stap 4.8 as reference, with avahi-daemon browsing walab.test
+// wide-area on the client (as avahi allows): avahi resolves srva and srvb
+// (not site2's srvc: avahi does no browse-domain enumeration for services),
+// but stap drops every answer whose interface is unspecified, so it knows
+// the servers only offline, from its trust database. stap-client finds all
+// three online.
+func TestRealStapReference(t *testing.T) {
+	d := get(t, "WA_DOMAIN")
+	inClient := []string{"ip", "netns", "exec", get(t, "WA_CLIENT_NS"), "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + get(t, "WA_CLIENT_HOME"), "LANG=C.UTF-8", "DBUS_SYSTEM_BUS_ADDRESS=" + get(t, "WA_CLIENT_DBUS")}
+	var browse labenv.Outcome
+	for range 20 { // avahi may still be asking nsd
+		browse = labenv.Run(t, append(inClient, "avahi-browse", "-rpt", "_stap._tcp")...)
+		if strings.Count(browse.Stdout, "\n=;") >= 2 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	require.Equal(t, 0, browse.Code, browse.Stderr)
+	for _, h := range []string{"A", "B"} {
+		assert.Contains(t, browse.Stdout, ";"+d+";"+get(t, "WA_"+h+"_HOST")+"."+d+";"+get(t, "WA_"+h+"_ADDR")+";"+get(t, "WA_PORT")+";")
+	}
+	assert.NotContains(t, browse.Stdout, get(t, "WA_C_HOST"))
+
+	stap := labenv.Run(t, append(inClient, "stap", "--list-servers=all", "-r", get(t, "WA_RELEASE"))...)
+	require.Equal(t, 0, stap.Code, stap.Stderr)
+	assert.Contains(t, stap.Stderr, " host="+get(t, "WA_A_HOST")+" address=offline port=unknown")
+	assert.NotContains(t, stap.Stderr, get(t, "WA_A_ADDR"))
+
+	ours := client(t, "", nil, "--list-servers=all", "-r", get(t, "WA_RELEASE"))
+	require.Equal(t, 0, ours.Code, ours.Stderr)
+	for _, h := range []string{"A", "B", "C"} {
+		assert.Contains(t, ours.Stderr, " address="+get(t, "WA_"+h+"_ADDR")+" ")
+	}
+}
