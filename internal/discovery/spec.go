@@ -1,5 +1,6 @@
-// Package discovery turns --server specifications and (later) mDNS answers
-// into an ordered list of candidate compile servers.
+// Package discovery turns --server specifications and the answers of mDNS
+// and of unicast DNS-SD (RFC 6763) into an ordered list of candidate
+// compile servers.
 package discovery
 
 import (
