@@ -19,6 +19,8 @@ LDFLAGS  ?= -s -w -buildid= -X main.version=$(VERSION)
 LAB_STATE ?= $(CURDIR)/.lab
 # ... and the multi-host network lab for discovery.
 NET_STATE ?= $(CURDIR)/.netlab
+# ... and the routed network for wide-area (DNS) discovery.
+WA_STATE ?= $(CURDIR)/.walab
 
 BIN := bin/stap-client
 # The man page is hand-written roff (docs/stap-client.8, fixed date);
@@ -54,9 +56,10 @@ test: lint build test-deps pkg-check
 	  $(GO) test -count=1 ./...; \
 	else \
 	  bash test/lab/up.sh "$(LAB_STATE)" || { echo "make test: the real-server lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
-	  trap 'bash test/lab/down.sh "$(LAB_STATE)"; bash test/lab/net-down.sh "$(NET_STATE)"' EXIT; \
+	  trap 'bash test/lab/down.sh "$(LAB_STATE)"; bash test/lab/net-down.sh "$(NET_STATE)"; bash test/lab/wa-down.sh "$(WA_STATE)"' EXIT; \
 	  bash test/lab/net-up.sh "$(NET_STATE)" || { echo "make test: the network (mDNS) lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
-	  LAB_ENV="$(LAB_STATE)/lab.env" NET_ENV="$(NET_STATE)/net.env" STAP_CLIENT_BIN="$(CURDIR)/$(BIN)" $(GO) test -count=1 -timeout 30m ./...; \
+	  bash test/lab/wa-up.sh "$(WA_STATE)" || { echo "make test: the wide-area (DNS) lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
+	  LAB_ENV="$(LAB_STATE)/lab.env" NET_ENV="$(NET_STATE)/net.env" WA_ENV="$(WA_STATE)/wa.env" STAP_CLIENT_BIN="$(CURDIR)/$(BIN)" $(GO) test -count=1 -timeout 30m ./...; \
 	fi
 
 lab-up:

@@ -42,8 +42,13 @@ type Env struct {
 	Timeouts  transport.Timeouts
 	Lookup    discovery.LookupFunc
 	Browser   discovery.Browser // mDNS
-	Version   string            // stap-client's own version, for --version
-	UID       int               // the effective user, who must own private databases
+	// ResolvConf is resolv.conf's path for wide-area (DNS) discovery; ""
+	// browses only the domains given by --find-domains.
+	ResolvConf string
+	// DNSExchange sends DNS queries; nil: the network.
+	DNSExchange discovery.ExchangeFunc
+	Version     string // stap-client's own version, for --version
+	UID         int    // the effective user, who must own private databases
 	// Signals are the interrupts stap catches (HUP, PIPE, INT, TERM, XFSZ,
 	// XCPU): they cancel passes 1-4 and are passed on to staprun in pass 5.
 	Signals <-chan os.Signal
@@ -75,6 +80,7 @@ func OSEnv(args []string, version string) (Env, error) {
 		Version:     version,
 		UID:         os.Geteuid(),
 		Browser:     discovery.Zeroconf{},
+		ResolvConf:  "/etc/resolv.conf",
 		Credentials: OSCredentials,
 		Root:        os.DirFS("/"),
 	}, nil

@@ -105,7 +105,7 @@ func (r *run) round(ctx context.Context, cfg transport.Config, w *watcher, req [
 		w.start(left)
 		servers := make([]transport.Server, len(left))
 		for i, c := range left {
-			servers[i] = transport.Server{Host: c.Host, Addr: c.AddrPort(), Label: c.String()}
+			servers[i] = transport.Server{Host: certName(c), Addr: c.AddrPort(), Label: c.String()}
 		}
 		conn, i, errs := transport.Race(ctx, cfg, servers)
 		if conn == nil {
@@ -133,6 +133,18 @@ func (r *run) round(ctx context.Context, cfg transport.Config, w *watcher, req [
 		left = w.others(i)
 	}
 	return ""
+}
+
+// certName is the name a server's certificate is checked against:
+// stap-serverd's certificate names HOST and HOST.local, never HOST.<DNS
+// domain>, so a server found in DNS is checked by its first label (the
+// trust decision is the pinned certificate either way).
+func certName(c discovery.Candidate) string {
+	if c.Domain != "" {
+		host, _, _ := strings.Cut(c.Host, ".")
+		return host
+	}
+	return c.Host
 }
 
 func deliver(ctx context.Context, cfg transport.Config, conn *transport.Conn, req []byte, zipPath string) error {

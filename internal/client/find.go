@@ -21,7 +21,43 @@ const (
 	discoveryGrace = 100 * time.Millisecond
 	// DiscoveryTimeoutEnv overrides the deadline ("3s", "500ms", or seconds).
 	DiscoveryTimeoutEnv = "STAP_CLIENT_DISCOVERY_TIMEOUT"
+	// DiscoveryDomainsEnv adds DNS domains to browse, as --find-domains.
+	DiscoveryDomainsEnv = "STAP_CLIENT_DISCOVERY_DOMAINS"
 )
+
+// browser is mDNS plus wide-area DNS-SD in the resolver's search domains,
+// --find-domains (else the environment) and the domains of the names
+// given with --server but no port; nil when there is nothing to browse.
+func (r *run) browser() discovery.Browser {
+	list := r.inv.DiscoveryDomains
+	if len(list) == 0 {
+		if v, ok := r.env.LookupEnv(DiscoveryDomainsEnv); ok {
+			list = []string{v}
+		}
+	}
+	var domains []string
+	for _, v := range list {
+		domains = append(domains, strings.FieldsFunc(v, func(c rune) bool { return c == ',' || c == ' ' })...)
+	}
+	for _, raw := range r.inv.Servers {
+		s, err := discovery.ParseSpec(raw)
+		if err != nil || s.Port != 0 {
+			continue
+		}
+		if _, parent, ok := strings.Cut(strings.TrimSuffix(s.Host, "."), "."); ok {
+			domains = append(domains, parent)
+		}
+	}
+	wide := discovery.Unicast{ResolvConf: r.env.ResolvConf, Domains: domains, Exchange: r.env.DNSExchange,
+		Log: func(f string, a ...any) { r.logf(2, "%s: DNS-SD: "+f, append([]any{Prog}, a...)...) }}
+	if r.env.Browser == nil {
+		if r.env.ResolvConf == "" && len(domains) == 0 {
+			return nil
+		}
+		return wide
+	}
+	return discovery.Multi{r.env.Browser, wide}
+}
 
 // discoveryDeadline: --find-timeout, else the environment, else 2 s.
 func (r *run) discoveryDeadline() (time.Duration, error) {
@@ -155,11 +191,12 @@ func (r *run) discover(ctx context.Context, p discovery.Policy, specs []discover
 	if !early {
 		ready = nil // a listing waits for every answer
 	}
-	if r.env.Browser == nil {
+	b := r.browser()
+	if b == nil {
 		return nil, nil
 	}
 	start := time.Now()
-	svcs, err := discovery.Collect(ctx, r.env.Browser, ready, discoveryGrace)
+	svcs, err := discovery.Collect(ctx, b, ready, discoveryGrace)
 	if err != nil {
 		// No multicast (no interface, port 5353 held exclusively...): one
 		// line, then go on; servers given with a port still work.

@@ -60,7 +60,12 @@ func (r *run) listServers(ctx context.Context, release, arch string) bool {
 			if c.Certinfo == "" {
 				continue // stap skips servers it knows no certificate of
 			}
-			r.errf("%s", c.String())
+			if c.Domain != "" {
+				// Found in DNS: say where (stap finds by mDNS only).
+				r.errf("%s domain=%s", c.String(), c.Domain)
+			} else {
+				r.errf("%s", c.String())
+			}
 			found = true
 		}
 		if !found {
@@ -99,6 +104,12 @@ type jsonServer struct {
 	Version         string   `json:"version,omitempty"`
 	Certinfo        string   `json:"certinfo,omitempty"`
 	MOKFingerprints []string `json:"mok_fingerprints,omitempty"`
+	// Source is where it was found: "mdns", or "dns" in Domain (with its
+	// SRV priority and weight); none when known only from a database.
+	Source   string `json:"source,omitempty"`
+	Domain   string `json:"domain,omitempty"`
+	Priority uint16 `json:"srv_priority,omitempty"`
+	Weight   uint16 `json:"srv_weight,omitempty"`
 	// Usable: this run would use it with the default spec; else Rejections
 	// say why not.
 	Usable     bool     `json:"usable"`
@@ -114,6 +125,10 @@ func (r *run) jsonQuery(spec string, list []discovery.Candidate, release, arch s
 		s := jsonServer{Instance: c.Instance, Host: c.Host, Port: c.Port, Sysinfo: c.Sysinfo, Version: c.Version, Certinfo: c.Certinfo, MOKFingerprints: c.MOKs}
 		if c.Addr.IsValid() {
 			s.Address = c.Addr.String()
+			s.Source = "mdns"
+			if c.Domain != "" {
+				s.Source, s.Domain, s.Priority, s.Weight = "dns", c.Domain, c.Priority, c.Weight
+			}
 		} else {
 			s.Rejections = append(s.Rejections, "offline: known only from a certificate database")
 		}

@@ -75,7 +75,7 @@ runs the module locally with staprun, as stap --use-server does.
 stap-client options:
   --server=HOST|IP[:PORT]  use this compile server; repeatable, tried in the
                            order given; without a port (or without --server)
-                           servers are found by mDNS (_stap._tcp)
+                           servers are found by mDNS and DNS (_stap._tcp)
   --use-server[=SPEC]      the same as --server (stap's spelling)
   --ssl=DIRNAME            also trust the server certificates in DIRNAME
                            (an NSS database or certificate files); repeatable,
@@ -86,6 +86,8 @@ stap-client options:
                            reasons each server would be passed over
   --find-timeout=DURATION  stop looking for servers on the network after
                            DURATION (default 2s)
+  --find-domains=DOMAINS   also look for servers in these DNS domains
+                           (comma-separated; besides resolv.conf's search)
   --trust-servers[=SPEC]   add or revoke trust in servers (ssl, signer,
                            all-users, revoke, no-prompt)
   -h, --help               show this help and exit
@@ -95,7 +97,8 @@ Every other option is stap's, with the same meaning: see stap(1). Options that
 need a local translator (-R, --remote, -i, ...) are refused.
 
 Environment: SYSTEMTAP_DIR (default ~/.systemtap), SYSTEMTAP_STAPRUN,
-TMPDIR, STAP_CLIENT_DISCOVERY_TIMEOUT (default 2s), STAP_CLIENT_CONNECT_TIMEOUT
+TMPDIR, STAP_CLIENT_DISCOVERY_TIMEOUT (default 2s),
+STAP_CLIENT_DISCOVERY_DOMAINS (as --find-domains), STAP_CLIENT_CONNECT_TIMEOUT
 (the longest wait for servers to take the connection; default 10m),
 STAP_CLIENT_MAX_REPLY (the most a server's reply may take, received or
 unpacked; default 1G).

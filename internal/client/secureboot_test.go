@@ -5,7 +5,6 @@ package client
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/x509"
 	"io"
 	"io/fs"
 	"net/netip"
@@ -17,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/mok"
 )
@@ -221,12 +219,7 @@ func TestSecureBootDiscovery(t *testing.T) {
 // service is how the fake server would advertise itself.
 func (s *fakeServer) service(t *testing.T) discovery.Service {
 	t.Helper()
-	ap, err := netip.ParseAddrPort(s.addr)
-	require.NoError(t, err)
-	der, err := os.ReadFile(filepath.Join(s.certDir, "stap.cert"))
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
+	ap, serial := s.addrSerial(t)
 	return discovery.Service{Instance: "Systemtap Compile Server on srva", Host: "srva.local", Port: ap.Port(),
-		Addrs: []netip.Addr{ap.Addr()}, Sysinfo: "6.1.0-56-amd64 x86_64", Certinfo: certdb.Certinfo(cert), Version: "4.8"}
+		Addrs: []netip.Addr{ap.Addr()}, Sysinfo: "6.1.0-56-amd64 x86_64", Certinfo: serial, Version: "4.8"}
 }

@@ -28,6 +28,10 @@ type Service struct {
 	Version  string // "1.0" when the server sent none, as stap assumes
 	Optinfo  string
 	MOKs     []string
+	// Domain is the DNS domain it was found in; "" for mDNS.
+	Domain string
+	// Priority and Weight are the SRV record's (RFC 2782); 0 for mDNS.
+	Priority, Weight uint16
 }
 
 // Browser finds services until ctx ends, sending each as it is resolved. A
@@ -240,7 +244,7 @@ func Collect(ctx context.Context, b Browser, ready func([]Service) bool, grace t
 	for {
 		select {
 		case s := <-found:
-			key := s.Instance + "\x00" + s.Host + "\x00" + strconv.Itoa(int(s.Port))
+			key := s.Instance + "\x00" + s.Host + "\x00" + strconv.Itoa(int(s.Port)) + "\x00" + s.Domain
 			if i, ok := index[key]; ok {
 				out[i] = merge(out[i], s)
 			} else {
@@ -282,7 +286,8 @@ func merge(a, b Service) Service {
 
 // Candidate is the service at its i-th address.
 func (s Service) Candidate(i int) Candidate {
-	return Candidate{Host: s.Host, Addr: s.Addrs[i], Port: s.Port, Sysinfo: s.Sysinfo, Version: s.Version, Certinfo: s.Certinfo, MOKs: s.MOKs, Instance: s.Instance}
+	return Candidate{Host: s.Host, Addr: s.Addrs[i], Port: s.Port, Sysinfo: s.Sysinfo, Version: s.Version, Certinfo: s.Certinfo, MOKs: s.MOKs, Instance: s.Instance,
+		Domain: s.Domain, Priority: s.Priority, Weight: s.Weight}
 }
 
 // Candidates expands services into one candidate per address, as stap
@@ -295,4 +300,52 @@ func Candidates(services []Service) []Candidate {
 		}
 	}
 	return out
+}
+
+// Multi browses with several browsers at once (mDNS and DNS). It fails
+// only when every one of them fails and nothing was found; then with the
+// first one's error (mDNS's: wide-area browsing with no domain is no
+// failure worth a warning of its own).
+type Multi []Browser
+
+// Browse implements Browser.
+func (m Multi) Browse(ctx context.Context, found chan<- Service) error {
+	errs := make([]error, len(m))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := false
+	for i, b := range m {
+		mine := make(chan Service)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.Browse(ctx, mine)
+			close(mine)
+		}()
+		go func() {
+			defer wg.Done()
+			for s := range mine {
+				mu.Lock()
+				got = true
+				mu.Unlock()
+				select {
+				case found <- s:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got {
+		return nil
+	}
+	for _, err := range errs {
+		if err == nil {
+			return nil
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs[0]
 }

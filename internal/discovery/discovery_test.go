@@ -81,7 +81,9 @@ func TestCollectDeadlineAndErrors(t *testing.T) {
 }
 
 func TestSelect(t *testing.T) {
-	p := Policy{Release: "6.1.0-56-amd64", Arch: "x86_64", Trusted: map[string]bool{"00:aa": true, "00:cc": true}}
+	// IntN always 0: among equals, the first one found stays first.
+	p := Policy{Release: "6.1.0-56-amd64", Arch: "x86_64", Trusted: map[string]bool{"00:aa": true, "00:cc": true},
+		IntN: func(int) int { return 0 }}
 	good := Candidate{Host: "srva.local", Addr: addr("10.0.0.1"), Port: 5555, Sysinfo: "6.1.0-56-amd64 x86_64", Version: "4.8", Certinfo: "00:aa"}
 	newer := good
 	newer.Addr, newer.Version, newer.Host = addr("10.0.0.4"), "5.1", "srvd.local"
@@ -94,7 +96,7 @@ func TestSelect(t *testing.T) {
 	online := []Candidate{good, untrusted, otherRel, newer, archOnly}
 
 	use, verdicts := Select(online, nil, p, nil)
-	assert.Equal(t, []Candidate{newer, good, archOnly}, use, "highest version first, stable among equals")
+	assert.Equal(t, []Candidate{newer, good, archOnly}, use, "highest version first, then (with this IntN) as found")
 	require.Len(t, verdicts, 5)
 	assert.Contains(t, verdicts[1].Reasons[0], "untrusted: no trusted certificate has serial 00:bb")
 	assert.Contains(t, verdicts[2].Reasons[0], `incompatible: it builds for "6.18.44-fc x86_64"`)

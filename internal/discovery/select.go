@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"cmp"
 	"context"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -20,6 +22,9 @@ type Policy struct {
 	// signed modules ("missing" when it has none enrolled); nil when it
 	// does not need them.
 	MOKs []string
+	// IntN returns a random number in [0, n) for the order among equal
+	// servers; nil: math/rand/v2's.
+	IntN func(n int) int
 }
 
 // sameTarget: the server builds for this release and arch, or says only
@@ -100,6 +105,7 @@ func Select(online []Candidate, specs []Spec, p Policy, resolve func(host string
 			}
 		}
 		Order(use)
+		Spread(use, p.IntN)
 		return use, verdicts
 	}
 	seen := map[int]bool{}
@@ -120,6 +126,7 @@ func Select(online []Candidate, specs []Spec, p Policy, resolve func(host string
 		}
 		// The user's order between specs, the preferred order within one.
 		Order(mine)
+		Spread(mine, p.IntN)
 		use = append(use, mine...)
 	}
 	return use, verdicts
@@ -138,6 +145,10 @@ func (s Spec) Matches(c Candidate, resolve func(string) []netip.Addr) bool {
 		h := strings.TrimSuffix(strings.ToLower(s.Host), ".")
 		ch := strings.TrimSuffix(strings.ToLower(c.Host), ".")
 		if h == ch || h+".local" == ch || strings.TrimSuffix(ch, ".local") == h {
+			return true
+		}
+		// A wide-area server by its name relative to its domain.
+		if c.Domain != "" && h+"."+strings.ToLower(c.Domain) == ch {
 			return true
 		}
 		if resolve != nil {
@@ -161,18 +172,88 @@ func sameAddr(a, b netip.Addr) bool {
 	return a == b
 }
 
-// Order sorts by protocol version, highest first, keeping the order of
-// equals (stap's sort is not stable; ours is, so the order is predictable).
+// Order sorts by protocol version, highest first, then by SRV priority,
+// lowest first (mDNS servers count as priority 0, as avahi publishes them),
+// keeping the order of equals (stap's sort is not stable; ours is, so a
+// listing is predictable).
 func Order(cs []Candidate) {
-	slices.SortStableFunc(cs, func(a, b Candidate) int {
-		switch {
-		case versionLess(b.Version, a.Version):
-			return -1
-		case versionLess(a.Version, b.Version):
-			return 1
+	slices.SortStableFunc(cs, compareRank)
+}
+
+func compareRank(a, b Candidate) int {
+	switch {
+	case versionLess(b.Version, a.Version):
+		return -1
+	case versionLess(a.Version, b.Version):
+		return 1
+	}
+	return cmp.Compare(a.Priority, b.Priority)
+}
+
+// Spread reorders each run of equally ranked candidates (as Order leaves
+// them) so that many clients spread over many servers: by RFC 2782
+// weighted random choice, or uniformly when the weights are all 0 (every
+// mDNS server). The addresses of one advertisement stay together, in
+// their order, and count once.
+func Spread(cs []Candidate, intn func(int) int) {
+	if intn == nil {
+		intn = rand.IntN
+	}
+	for start := 0; start < len(cs); {
+		end := start + 1
+		for end < len(cs) && compareRank(cs[start], cs[end]) == 0 {
+			end++
 		}
-		return 0
-	})
+		spreadRun(cs[start:end], intn)
+		start = end
+	}
+}
+
+func spreadRun(run []Candidate, intn func(int) int) {
+	type group struct {
+		weight int
+		cs     []Candidate
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for _, c := range run {
+		k := c.Instance + "\x00" + c.Host + "\x00" + strconv.Itoa(int(c.Port)) + "\x00" + c.Domain
+		g, ok := index[k]
+		if !ok {
+			g = &group{weight: int(c.Weight)}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.cs = append(g.cs, c)
+	}
+	if len(groups) < 2 {
+		return
+	}
+	out := run[:0:0]
+	for len(groups) > 0 {
+		sum := 0
+		for _, g := range groups {
+			sum += g.weight
+		}
+		pick := 0
+		if sum == 0 {
+			pick = intn(len(groups))
+		} else {
+			// Each with probability weight/sum (RFC 2782; a weight of 0
+			// only once the others are gone).
+			n, acc := intn(sum), 0
+			for i, g := range groups {
+				acc += g.weight
+				if acc > n {
+					pick = i
+					break
+				}
+			}
+		}
+		out = append(out, groups[pick].cs...)
+		groups = slices.Delete(groups, pick, pick+1)
+	}
+	copy(run, out)
 }
 
 // versionLess compares dotted versions per number; an empty one is lowest

@@ -1,5 +1,6 @@
-// Package discovery turns --server specifications and (later) mDNS answers
-// into an ordered list of candidate compile servers.
+// Package discovery turns --server specifications and the answers of mDNS
+// and of unicast DNS-SD (RFC 6763) into an ordered list of candidate
+// compile servers.
 package discovery
 
 import (
@@ -146,7 +147,12 @@ type Candidate struct {
 	Version  string
 	Certinfo string
 	MOKs     []string
-	Instance string // the mDNS instance name, for messages
+	Instance string // the DNS-SD instance name, for messages
+	// Domain is the DNS domain it was found in; "" when found by mDNS.
+	Domain string
+	// Priority and Weight are the SRV record's (RFC 2782): lower priority
+	// first, then weighted random among equals.
+	Priority, Weight uint16
 }
 
 // AddrPort is the dialable "ip:port" form (IPv6 bracketed, zone kept).

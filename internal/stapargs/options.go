@@ -173,6 +173,7 @@ var table = [...]Option{
 	{Long: "ssl", Arg: RequiredArgument, ArgName: "DIRNAME", Class: ClientOwn},
 	{Long: "json", Arg: NoArgument, Class: ClientOwn},
 	{Long: "find-timeout", Arg: RequiredArgument, ArgName: "DURATION", Class: ClientOwn},
+	{Long: "find-domains", Arg: RequiredArgument, ArgName: "DOMAINS", Class: ClientOwn},
 
 	// Short-only options, in ShortOptions order (h, V and i are above).
 	{Short: 'v', Class: Forward},

@@ -42,7 +42,7 @@ func TestLongOptionsAreStap48InOrder(t *testing.T) {
 			got = append(got, o)
 		}
 	}
-	require.Len(t, got, 56, "52 of stap 4.8 plus --server, --ssl, --json and --find-timeout")
+	require.Len(t, got, 57, "52 of stap 4.8 plus --server, --ssl, --json, --find-timeout and --find-domains")
 	for i, want := range stap48Long {
 		assert.Equal(t, want.name, got[i].Long, "entry %d", i)
 		assert.Equal(t, want.arg, got[i].Arg, "--%s", want.name)
@@ -120,7 +120,7 @@ func TestClasses(t *testing.T) {
 		"--client-options": NeedsLocalStap, "--sign-module": NeedsLocalStap, "-J": NeedsLocalStap, "-j": NeedsLocalStap,
 		"-h": Info, "--help": Info, "-V": Info, "--version": Info,
 		"--use-server": ServerControl, "--list-servers": ServerControl, "--trust-servers": ServerControl,
-		"--server": ClientOwn, "--ssl": ClientOwn, "--json": ClientOwn, "--find-timeout": ClientOwn,
+		"--server": ClientOwn, "--ssl": ClientOwn, "--json": ClientOwn, "--find-timeout": ClientOwn, "--find-domains": ClientOwn,
 	}
 	for spelling, class := range want {
 		o, ok := Lookup(spelling)

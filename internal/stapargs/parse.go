@@ -60,6 +60,8 @@ type Invocation struct {
 	JSON    bool     // --json: --list-servers as JSON on stdout
 	// DiscoveryTimeout is --find-timeout, unparsed ("" if not given).
 	DiscoveryTimeout string
+	// DiscoveryDomains are --find-domains values, unparsed, in order.
+	DiscoveryDomains []string
 	ListServers      []string // each --list-servers value, "" for none
 	TrustServers     string   // --trust-servers value ("ssl" when given without one); "" if not given
 	Help             bool     // -h/--help: parsing stopped there, as stap prints help at once
@@ -493,6 +495,8 @@ func (p *parser) option(m match) (stop bool, err error) {
 		inv.JSON = true
 	case "find-timeout":
 		inv.DiscoveryTimeout = arg
+	case "find-domains":
+		inv.DiscoveryDomains = append(inv.DiscoveryDomains, arg)
 	case "use-server-on-error":
 		if err := p.refuseWithClientOptions("--use-server-on-error", true); err != nil {
 			return false, err

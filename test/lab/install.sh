@@ -51,6 +51,11 @@ apt_install() {
 		[[ $(dpkg-query -W -f='${db:Status-Status}' avahi-daemon 2>/dev/null || true) != installed ]]; then
 		systemctl mask avahi-daemon.service avahi-daemon.socket >&2 || die "systemctl mask avahi-daemon"
 	fi
+	# nsd likewise: it would answer on port 53 in the root namespace.
+	if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null &&
+		[[ $(dpkg-query -W -f='${db:Status-Status}' nsd 2>/dev/null || true) != installed ]]; then
+		systemctl mask nsd.service >&2 || die "systemctl mask nsd"
+	fi
 	printf '#!/bin/sh\n# written by stap-client test/lab/install.sh while installing\nexit 101\n' >"$policy"
 	chmod 0755 "$policy"
 	export DEBIAN_FRONTEND=noninteractive

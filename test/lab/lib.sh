@@ -22,7 +22,8 @@ LAB_NO_DBUS=unix:path=/run/stapclab-no-system-bus/none
 LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # What install.sh installs. avahi/dbus come in as dependencies of
-# systemtap-server but are kept from starting (policy-rc.d). The server
+# systemtap-server but are kept from starting (policy-rc.d); so is nsd (the
+# wide-area lab's DNS server, run only inside its namespace). The server
 # makes its Secure Boot MOKs with openssl and signs with the headers'
 # scripts/sign-file (linux-kbuild); the Secure Boot tier (mokns.sh) needs
 # mokutil (what stap runs), efitools (cert-to-efi-sig-list) and kmod
@@ -30,7 +31,7 @@ LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LAB_PACKAGES=(systemtap systemtap-server systemtap-client systemtap-runtime
 	libnss3-tools linux-headers-amd64 zip unzip iproute2 procps
 	qemu-system-x86 busybox-static cpio
-	avahi-daemon avahi-utils dbus openssl
+	avahi-daemon avahi-utils dbus openssl nsd
 	mokutil efitools kmod)
 
 LAB_RUNTIME_TASK_WORK=/usr/share/systemtap/runtime/stp_task_work.c
@@ -63,6 +64,96 @@ lab_on_exit() {
 }
 trap lab_on_exit EXIT
 
+# tail_logs FILE...: the last lines of each non-empty file, on stderr.
+tail_logs() {
+	local f
+	for f in "$@"; do
+		[[ -s $f ]] || continue
+		printf -- '----- last lines of %s -----\n' "$f" >&2
+		tail -n 25 "$f" >&2
+	done
+}
+
+# lab_port VAR DEFAULT sets $port to $VAR (DEFAULT when unset), a port
+# number below 65535 (the labs use port+1 too), or dies.
+lab_port() {
+	port=${!1:-$2}
+	if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65534)); then
+		die "$1 '$port' is not a port number below 65535"
+	fi
+	port=$((10#$port))
+}
+
+# lab_stap_trust NS HOME ADDR:PORT LOG SERVERLOG: the real stap, in network
+# namespace NS with HOME, adds trust in the server at ADDR:PORT to HOME's
+# client database (output in LOG); dies showing LOG and SERVERLOG if not.
+lab_stap_trust() {
+	local cwd rc=0
+	cwd=$(mktemp -d /tmp/stapc-trust.XXXXXX)
+	(cd "$cwd" && timeout 120 ip netns exec "$1" env -i PATH="$LAB_PATH" \
+		HOME="$2" LANG=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS="$LAB_NO_DBUS" \
+		stap --use-server="$3" --trust-servers=ssl,no-prompt) </dev/null >"$4" 2>&1 || rc=$?
+	rm -rf "$cwd"
+	if [[ $rc != 0 ]]; then
+		tail_logs "$4" "$5"
+		die "the real stap could not add trust in $3 from $1 (see $4)"
+	fi
+}
+
+# lab_await_cert LAUNCHER CERT NAME LOG...: waits (90 s at most) until the
+# stap-serverd LAUNCHER started has written CERT, then 1.1 s more: the
+# serial of its self-signed certificate is the time in seconds, and the
+# next server's must differ. Dies showing the LOGs if it does not come.
+lab_await_cert() {
+	local launcher=$1 cert=$2 name=$3 deadline
+	shift 3
+	say "$name makes its certificate database (RSA-4096, a few seconds)"
+	deadline=$((SECONDS + 90))
+	until [[ -s $cert ]]; do
+		if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
+			tail_logs "$@"
+			die "stap-serverd of $name made no $cert (exited, or 90 s passed)"
+		fi
+		sleep 0.2
+	done
+	sleep 1.1
+}
+
+# lab_server_below LAUNCHER prints the stap-serverd process at or below
+# LAUNCHER (runuser forks it), failing while there is none yet.
+lab_server_below() {
+	local p
+	for p in $1 $(descendants "$1"); do
+		if [[ $(readlink "/proc/$p/exe" 2>/dev/null) == "$STAP_SERVERD" ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# lab_dbus_conf ADDRESS WHO prints the configuration of a private system
+# bus listening at ADDRESS (dbus-daemon ignores --address for this: "needs
+# one or more <listen> elements"), open to every user.
+lab_dbus_conf() {
+	cat <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<!-- the private system bus of $2 (stap-client test lab) -->
+<busconfig>
+  <type>system</type>
+  <listen>$1</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+EOF
+}
+
 need_root() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, creates a user and a network namespace)"
 }
@@ -87,6 +178,19 @@ lab_release() {
 	done
 	[[ -n $rel ]] || return 1
 	printf '%s\n' "$rel"
+}
+
+# certinfo DER-FILE prints the certificate's serial as stap puts it in TXT
+# certinfo=: the DER INTEGER's content bytes (with the 0x00 pad when the
+# top bit is set), lowercase hex pairs joined by ':'.
+certinfo() {
+	local s
+	s=$(openssl x509 -inform DER -in "$1" -noout -serial) || return 1
+	s=${s#serial=}
+	s=${s,,}
+	((${#s} % 2 == 0)) || s=0$s
+	[[ ${s:0:1} == [89a-f] ]] && s=00$s
+	sed 's/../&:/g; s/:$//' <<<"$s"
 }
 
 # pid_matches PID WORD: PID is alive and its command line contains WORD.

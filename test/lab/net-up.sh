@@ -85,11 +85,7 @@ umask 022
 
 need_root
 set_statedir "${1:-}"
-port=${NET_PORT:-5555}
-if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65534)); then
-	die "NET_PORT '$port' is not a port number below 65535"
-fi
-port=$((10#$port))
+lab_port NET_PORT 5555
 c_release=${NET_C_RELEASE:-5.10.0-99-amd64}
 t0=$SECONDS
 
@@ -117,15 +113,6 @@ lab_cleanup() {
 		while read -r ns; do (net_del_ns "$ns") || true; done < <(net_all_ns)
 	fi
 	rm -rf "${tmp:-}"
-}
-
-tail_logs() {
-	local f
-	for f in "$@"; do
-		[[ -s $f ]] || continue
-		printf -- '----- last lines of %s -----\n' "$f" >&2
-		tail -n 25 "$f" >&2
-	done
 }
 
 srv_release() { if [[ $1 == c ]]; then echo "$c_release"; else echo "$rel"; fi; }
@@ -231,22 +218,7 @@ else
 		install -d -m 0755 "$hd" "$hd/run-avahi"
 		rm -f "$hd/daemons" "$hd/pids"
 		bus=unix:path=$hd/bus
-		cat >"$hd/dbus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<!-- net-up.sh: the private system bus of lab host $host -->
-<busconfig>
-  <type>system</type>
-  <listen>$bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-EOF
+		lab_dbus_conf "$bus" "lab host $host" >"$hd/dbus.conf"
 		cat >"$hd/avahi-daemon.conf" <<EOF
 # net-up.sh: avahi-daemon of lab host $host
 [server]
@@ -356,16 +328,7 @@ EOF
 		launcher=$!
 		printf '%s launcher\n' "$launcher" >"$hd/pids"
 		if [[ $cold == 1 ]]; then
-			say "$(net_host "$h") generates its certificate database (RSA-4096, a few seconds)"
-			deadline=$((SECONDS + 90))
-			until [[ -s $cert ]]; do
-				if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
-					tail_logs "$log" "$hd/server.out"
-					die "stap-serverd of $(net_ns "$h") made no $cert (exited, or 90 s passed)"
-				fi
-				sleep 0.2
-			done
-			sleep 1.1 # the next certificate gets another serial
+			lab_await_cert "$launcher" "$cert" "$(net_host "$h")" "$log" "$hd/server.out"
 		fi
 	done
 	for h in "${NET_SERVERS[@]}"; do
@@ -374,13 +337,7 @@ EOF
 		pid=
 		deadline=$((SECONDS + 10))
 		while [[ -z $pid ]]; do
-			for p in $launcher $(descendants "$launcher"); do
-				if [[ $(readlink "/proc/$p/exe" 2>/dev/null) == "$STAP_SERVERD" ]]; then
-					pid=$p
-					break
-				fi
-			done
-			[[ -n $pid ]] && break
+			pid=$(lab_server_below "$launcher") && break
 			if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
 				tail_logs "$hd/server.log" "$hd/server.out"
 				die "stap-serverd of $(net_ns "$h") exited at start, or did not appear below launcher PID $launcher"
@@ -420,32 +377,13 @@ for h in "${NET_SERVERS[@]}"; do
 	install -m 0644 "$cert" "$statedir/certs/$(net_host "$h").der"
 done
 
-# certinfo as stap puts it in TXT: the DER INTEGER's content bytes (with
-# the 0x00 pad when the top bit is set), lowercase hex pairs joined by ':'.
-certinfo() {
-	local s
-	s=$(openssl x509 -inform DER -in "$1" -noout -serial) || return 1
-	s=${s#serial=}
-	s=${s,,}
-	((${#s} % 2 == 0)) || s=0$s
-	[[ ${s:0:1} == [89a-f] ]] && s=00$s
-	sed 's/../&:/g; s/:$//' <<<"$s"
-}
-
 # --- the client's trust database: the real stap trusts a and c --------------
 client_home=$statedir/client-home
 client_db=$client_home/.systemtap/ssl/client
 rm -rf "$client_db"
 mkdir -p "$client_home"
 for h in a c; do
-	rm -rf "$tmp/cwd" && mkdir "$tmp/cwd"
-	if ! (cd "$tmp/cwd" && timeout 120 ip netns exec "$NET_CL_NS" env -i PATH="$LAB_PATH" \
-		HOME="$client_home" LANG=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS="$LAB_NO_DBUS" \
-		stap --use-server="$(net_addr "$h"):$port" --trust-servers=ssl,no-prompt) \
-		</dev/null >"$statedir/trust-$h.log" 2>&1; then
-		tail_logs "$statedir/trust-$h.log" "$statedir/$h/server.log"
-		die "the real stap could not add trust in $(net_addr "$h"):$port from $NET_CL_NS (see $statedir/trust-$h.log)"
-	fi
+	lab_stap_trust "$NET_CL_NS" "$client_home" "$(net_addr "$h"):$port" "$statedir/trust-$h.log" "$statedir/$h/server.log"
 done
 certutil -L -d "sql:$client_db" >"$statedir/trust-db.txt" 2>&1 || die "certutil -L -d sql:$client_db failed"
 n=$(grep -Ec '^stap-server +P,P,P *$' "$statedir/trust-db.txt") || true

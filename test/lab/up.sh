@@ -47,15 +47,6 @@ lab_cleanup() {
 }
 tmp=$(mktemp -d /tmp/stapclab-up.XXXXXX)
 
-tail_logs() {
-	local f
-	for f in "$@"; do
-		[[ -s $f ]] || continue
-		printf -- '----- last lines of %s -----\n' "$f" >&2
-		tail -n 25 "$f" >&2
-	done
-}
-
 # --- the user: stap-serverd refuses to run as root -------------------------
 if ! getent passwd "$LAB_USER" >/dev/null; then
 	useradd --system --user-group --home-dir "$LAB_USER_HOME" --create-home \

@@ -4,12 +4,7 @@
 package netlab
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,71 +21,18 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	path := os.Getenv("NET_ENV")
-	if path == "" {
-		if os.Getenv("SKIP_INTEROP") == "1" {
-			fmt.Println("######## NOTICE: SKIP_INTEROP=1: real-network discovery tests are NOT run ########")
-			return
-		}
-		fmt.Fprintln(os.Stderr, "netlab: NET_ENV is not set: run `make test`, which builds the network lab (test/lab/net-up.sh), or set SKIP_INTEROP=1")
-		os.Exit(1)
-	}
-	var err error
-	if env, err = labenv.Read(path); err != nil {
-		fmt.Fprintln(os.Stderr, "netlab:", err)
-		os.Exit(1)
-	}
-	if bin = os.Getenv("STAP_CLIENT_BIN"); bin == "" {
-		dir, err := os.MkdirTemp("", "stap-client-bin")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "netlab:", err)
-			os.Exit(1)
-		}
-		bin = filepath.Join(dir, "stap-client")
-		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "netlab: building stap-client: %v\n%s", err, out)
-			os.Exit(1)
-		}
-		defer os.RemoveAll(dir)
-	}
-	code := m.Run()
-	os.Exit(code)
+	os.Exit(labenv.Main(m, "NET_ENV", "netlab (real-network discovery)", "builds the network lab (test/lab/net-up.sh)",
+		func(vars map[string]string, b string) { env, bin = vars, b }))
 }
 
-func get(t *testing.T, k string) string {
-	t.Helper()
-	v, ok := env[k]
-	require.True(t, ok, "net.env has no %s", k)
-	return v
-}
-
-type outcome struct {
-	stdout, stderr string
-	code           int
-	took           time.Duration
-}
+func get(t *testing.T, k string) string { t.Helper(); return labenv.Get(t, env, k) }
 
 // client runs stap-client on the client host, trusting what the lab's
 // client database trusts.
-func client(t *testing.T, args ...string) outcome {
+func client(t *testing.T, args ...string) labenv.Outcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	full := append([]string{"netns", "exec", get(t, "NET_CLIENT_NS"), "env", "-i",
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", bin}, args...)
-	cmd := exec.CommandContext(ctx, "ip", full...)
-	cmd.Dir = t.TempDir()
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	start := time.Now()
-	err := cmd.Run()
-	o := outcome{stdout: so.String(), stderr: se.String(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		o.code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return o
+	return labenv.Run(t, append([]string{"ip", "netns", "exec", get(t, "NET_CLIENT_NS"), "env", "-i",
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", bin}, args...)...)
 }
 
 const hello = `probe begin { printf("Hello World!\n"); exit() }`
@@ -130,12 +72,12 @@ func TestDiscovery(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := client(t, tc.args...)
-			assert.Equal(t, tc.code, o.code, o.stderr)
+			assert.Equal(t, tc.code, o.Code, o.Stderr)
 			for _, w := range tc.want {
-				assert.Contains(t, o.stderr, w)
+				assert.Contains(t, o.Stderr, w)
 			}
 			if tc.within > 0 {
-				assert.Less(t, o.took, tc.within, "took %v", o.took)
+				assert.Less(t, o.Took, tc.within, "took %v", o.Took)
 			}
 		})
 	}
@@ -143,10 +85,10 @@ func TestDiscovery(t *testing.T) {
 
 func TestListServers(t *testing.T) {
 	o := client(t, "--list-servers", "-r", get(t, "NET_RELEASE"))
-	require.Equal(t, 0, o.code, o.stderr)
-	assert.True(t, strings.HasPrefix(o.stderr, "Systemtap Compile Server Status for 'online,trusted,compatible'\n"), o.stderr)
-	assert.Contains(t, o.stderr, " host=srva.local ")
-	assert.NotContains(t, o.stderr, "srvb")
-	assert.NotContains(t, o.stderr, "srvc")
-	assert.Empty(t, o.stdout)
+	require.Equal(t, 0, o.Code, o.Stderr)
+	assert.True(t, strings.HasPrefix(o.Stderr, "Systemtap Compile Server Status for 'online,trusted,compatible'\n"), o.Stderr)
+	assert.Contains(t, o.Stderr, " host=srva.local ")
+	assert.NotContains(t, o.Stderr, "srvb")
+	assert.NotContains(t, o.Stderr, "srvc")
+	assert.Empty(t, o.Stdout)
 }

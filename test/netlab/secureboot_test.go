@@ -3,8 +3,6 @@
 package netlab
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha1"
 	"fmt"
 	"os"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 // addServerMOK gives server host A a Machine Owner Key of its own, made as
@@ -65,30 +65,17 @@ func addServerMOK(t *testing.T) (certFile, fp string) {
 
 // signingClient runs stap-client on the client host made to look like a
 // Secure Boot host (test/lab/mokns.sh) with the given certificates enrolled.
-func signingClient(t *testing.T, cwd string, certs []string, args ...string) outcome {
+func signingClient(t *testing.T, cwd string, certs []string, args ...string) labenv.Outcome {
 	t.Helper()
 	script, err := filepath.Abs("../lab/mokns.sh")
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	full := []string{"netns", "exec", get(t, "NET_CLIENT_NS"), script, "--sig-enforce", "Y"}
+	full := []string{"ip", "netns", "exec", get(t, "NET_CLIENT_NS"), script, "--sig-enforce", "Y"}
 	for _, c := range certs {
 		full = append(full, "--cert", c)
 	}
 	full = append(append(full, "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME="+get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", bin), args...)
-	cmd := exec.CommandContext(ctx, "ip", full...)
-	cmd.Dir = cwd
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err = cmd.Run()
-	o := outcome{stdout: so.String(), stderr: se.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		o.code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return o
+	return labenv.RunIn(t, cwd, full...)
 }
 
 // TestSecureBootDiscovery: on a host that loads only signed modules,
@@ -108,37 +95,37 @@ func TestSecureBootDiscovery(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		o := client(t, "--list-servers=online", "-r", rel)
-		if announced.MatchString(o.stderr) {
+		if announced.MatchString(o.Stderr) {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "srva does not announce its MOK: %s", o.stderr)
+		require.True(t, time.Now().Before(deadline), "srva does not announce its MOK: %s", o.Stderr)
 		time.Sleep(500 * time.Millisecond)
 	}
 
 	t.Run("--list-servers keeps the server with the enrolled MOK", func(t *testing.T) {
 		o := signingClient(t, t.TempDir(), []string{serverKey}, "--list-servers", "-r", rel)
-		require.Equal(t, 0, o.code, o.stderr)
-		assert.Regexp(t, announced, o.stderr)
+		require.Equal(t, 0, o.Code, o.Stderr)
+		assert.Regexp(t, announced, o.Stderr)
 		o = signingClient(t, t.TempDir(), []string{otherKey}, "--list-servers", "-r", rel)
-		require.Equal(t, 0, o.code, o.stderr)
-		assert.Equal(t, "Systemtap Compile Server Status for 'online,trusted,compatible'\nNo servers found\n", o.stderr)
+		require.Equal(t, 0, o.Code, o.Stderr)
+		assert.Equal(t, "Systemtap Compile Server Status for 'online,trusted,compatible'\nNo servers found\n", o.Stderr)
 	})
 	t.Run("the server with the MOK signs with it", func(t *testing.T) {
 		cwd := t.TempDir()
 		o := signingClient(t, cwd, []string{serverKey}, "-v", "-r", rel, "-p4", "-e", hello)
-		require.Equal(t, 0, o.code, o.stderr)
-		assert.Contains(t, o.stderr, "Passes: via server  host=srva.local ")
-		assert.Contains(t, o.stderr, `Module signed with MOK, fingerprint "`+fp+`"`)
-		ko := strings.TrimSpace(o.stdout)
+		require.Equal(t, 0, o.Code, o.Stderr)
+		assert.Contains(t, o.Stderr, "Passes: via server  host=srva.local ")
+		assert.Contains(t, o.Stderr, `Module signed with MOK, fingerprint "`+fp+`"`)
+		ko := strings.TrimSpace(o.Stdout)
 		out, err := exec.Command("modinfo", "-F", "signer", filepath.Join(cwd, ko)).Output()
 		require.NoError(t, err)
 		assert.Equal(t, "Systemtap module signing key\n", string(out))
 	})
 	t.Run("no MOK in common", func(t *testing.T) {
 		o := signingClient(t, t.TempDir(), []string{otherKey}, "-r", rel, "-p4", "-e", hello)
-		assert.Equal(t, 1, o.code)
-		assert.Contains(t, o.stderr, "No servers matched the selection criteria of online,trusted,compatible.\n"+
+		assert.Equal(t, 1, o.Code)
+		assert.Contains(t, o.Stderr, "No servers matched the selection criteria of online,trusted,compatible.\n"+
 			"Consider removing the local MOK to associate with a new server\n# sudo mokutil --list-enrolled\n# sudo mokutil --export / --delete  OR  --reset\n")
-		assert.Regexp(t, announced.String()+`[^"]*": no MOK in common: the server signs with [^;]*`+regexp.QuoteMeta(fp), o.stderr)
+		assert.Regexp(t, announced.String()+`[^"]*": no MOK in common: the server signs with [^;]*`+regexp.QuoteMeta(fp), o.Stderr)
 	})
 }
