@@ -47,6 +47,9 @@ func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []disco
 			r.errf("Using the certificate database in %s", s.Name())
 		}
 	}
+	if len(cands) == 0 {
+		return "", nil, ""
+	}
 	set, stop := r.showProgress("connecting to " + serverLabel(cands[0]))
 	defer stop()
 	w := &watcher{r: r, set: set}

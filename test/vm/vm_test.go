@@ -122,9 +122,11 @@ func TestPass5InRealKernel(t *testing.T) {
 		s := sec["hello-cached"]
 		assert.Equal(t, "0", s.rc, s.text)
 		assert.Contains(t, s.lines(), "Hello World!")
-		// The first run's terminal progress line describes that run only.
-		progress := regexp.MustCompile(`stap-client: compiling on \S+ for [0-9]+s *`)
-		assert.Equal(t, progress.ReplaceAllString(sec["hello"].text, ""), s.text, "the output of the run that filled the cache")
+		// The first run's terminal progress line and carrier note describe
+		// that run only.
+		progress := regexp.MustCompile(`stap-client: (connecting to|waiting for a free worker on|compiling on|receiving [0-9.]+ MB from) \S+ for [0-9]+s *`)
+		first := strings.TrimPrefix(sec["hello"].text, "carrier at start: 0\n")
+		assert.Equal(t, progress.ReplaceAllString(first, ""), s.text, "the output of the run that filled the cache")
 	})
 	t.Run("run-time error", func(t *testing.T) {
 		s := sec["boom"]
