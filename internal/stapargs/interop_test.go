@@ -112,7 +112,7 @@ func TestInteropRejectedCommandLines(t *testing.T) {
 	home := t.TempDir()
 	for _, argv := range cases {
 		real := runStap(t, home, nil, argv...)
-		inv, err := Parse(argv, ParseOptions{Prog: "stap-client"})
+		inv, err := Parse(argv, ParseOptions{Prog: "stap-client", Stap: "4.8"})
 		if !assert.Error(t, err, "%q: stap said %q", argv, real.stderr) {
 			continue
 		}
@@ -128,7 +128,7 @@ func TestInteropRejectedCommandLines(t *testing.T) {
 func TestInteropDyninstVersion(t *testing.T) {
 	needRealStap(t)
 	real := runStap(t, t.TempDir(), nil, "--dyninst")
-	_, err := Parse([]string{"--dyninst"}, ParseOptions{})
+	_, err := Parse([]string{"--dyninst"}, ParseOptions{Stap: "4.8"})
 	var ue *UsageError
 	require.ErrorAs(t, err, &ue)
 	assert.True(t, ue.ShowVersion)
@@ -141,7 +141,7 @@ func TestInteropStopsAtInfoOptions(t *testing.T) {
 	home := t.TempDir()
 	for _, argv := range [][]string{{"-V", "--bogus"}, {"-h", "-p9"}, {"-m", "a.ko", "--vers", "-z"}} {
 		real := runStap(t, home, nil, argv...)
-		inv, err := Parse(argv, ParseOptions{Prog: "stap-client"})
+		inv, err := Parse(argv, ParseOptions{Prog: "stap-client", Stap: "4.8"})
 		require.NoError(t, err, "%q", argv)
 		assert.Equal(t, 0, real.code, "%q", argv)
 		assert.True(t, inv.Help || inv.Version)
@@ -180,7 +180,7 @@ func TestInteropRCFile(t *testing.T) {
 			assert.Equal(t, real.stderr, err.Error(), "rc %q", line)
 			continue
 		}
-		_, err = Parse(append(words, "-p4"), ParseOptions{Prog: "stap-client"})
+		_, err = Parse(append(words, "-p4"), ParseOptions{Prog: "stap-client", Stap: "4.8"})
 		if assert.Error(t, err, "rc %q: stap said %q", line, real.stderr) {
 			assert.Equal(t, renamed(real.stderr), expectedStderr(err), "rc %q", line)
 		}
@@ -198,7 +198,7 @@ func TestInteropRandomCommandLines(t *testing.T) {
 		"-mfoo.ko", "-m", "-G", "a=1", "-Gx", "-x", "-c", "ls", "-x1", "-T", "nan", "-s", "4096", "-d", "",
 		"-l", "-L", "-Ddef", "-S1,2", "-Sx", "-R", "/r", "-I", "-r", "rel", "-a", "arm64", "-ax y", "-i",
 		"-J", "-j", "-h", "-V", "-q", "-B", "-F", "-b", "-u", "-t", "-P", "-E", "-o"}
-	for _, o := range Options() {
+	for _, o := range OptionsOf("4.8") {
 		if o.Long == "" || o.Class == ClientOwn || o.Long == "clean-cache" {
 			continue
 		}
@@ -256,7 +256,7 @@ func TestInteropRandomCommandLines(t *testing.T) {
 		}
 		argv = append(argv, "-v", "-z")
 		real := runStap(t, home, nil, argv...)
-		inv, err := Parse(argv, ParseOptions{Prog: "stap-client"})
+		inv, err := Parse(argv, ParseOptions{Prog: "stap-client", Stap: "4.8"})
 		if err != nil {
 			assert.Equal(t, 1, real.code, "%q", argv)
 			assert.Equal(t, renamed(real.stderr), expectedStderr(err), "%q", argv)

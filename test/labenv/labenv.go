@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -34,4 +36,23 @@ func Read(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return vars, nil
+}
+
+// ClientBinary is $STAP_CLIENT_BIN, or else a stap-client built from
+// ../../cmd/stap-client (a tier's package directory) into a temporary
+// directory that cleanup removes.
+func ClientBinary() (bin string, cleanup func(), err error) {
+	if bin = os.Getenv("STAP_CLIENT_BIN"); bin != "" {
+		return bin, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "stap-client-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "stap-client")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("building stap-client: %v\n%s", err, out)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
 }
