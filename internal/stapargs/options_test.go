@@ -127,6 +127,7 @@ func TestOptionsNotIn48AreUnrecognized(t *testing.T) {
 func TestStap5Options(t *testing.T) {
 	inv := parse(t, "--semantic-keep-going", "-p2", "--debug", "x.stp")
 	assert.Equal(t, []string{"--semantic-keep-going", "-p2", "--debug"}, inv.ServerArgs)
+	assert.True(t, inv.KeepTmp, "--debug implies -k")
 	inv = parse(t, "--build-as", "--build-as=root", "x.stp")
 	assert.Empty(t, inv.ServerArgs)
 	assert.Empty(t, inv.NeedsLocal)

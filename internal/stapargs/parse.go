@@ -460,6 +460,7 @@ func (p *parser) option(m match) (stop bool, err error) {
 			return false, err
 		}
 		p.push("--debug")
+		inv.KeepTmp = true // stap: --debug implies -k
 	case "semantic-keep-going":
 		p.push("--semantic-keep-going")
 	case "vp":
