@@ -20,6 +20,10 @@ type Policy struct {
 	// signed modules ("missing" when it has none enrolled); nil when it
 	// does not need them.
 	MOKs []string
+	// Staprun is the local staprun's systemtap version when the run can
+	// reach pass 5 ("" otherwise or when unknown): servers whose modules it
+	// can run come first (see generation.go).
+	Staprun string
 }
 
 // sameTarget: the server builds for this release and arch, or says only
@@ -99,7 +103,7 @@ func Select(online []Candidate, specs []Spec, p Policy, resolve func(host string
 				use = append(use, c)
 			}
 		}
-		Order(use)
+		p.order(use)
 		return use, verdicts
 	}
 	seen := map[int]bool{}
@@ -119,7 +123,7 @@ func Select(online []Candidate, specs []Spec, p Policy, resolve func(host string
 			}
 		}
 		// The user's order between specs, the preferred order within one.
-		Order(mine)
+		p.order(mine)
 		use = append(use, mine...)
 	}
 	return use, verdicts

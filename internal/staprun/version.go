@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -104,37 +103,4 @@ func ioctl(f *os.File, req uintptr, arg unsafe.Pointer) error {
 		return errno
 	}
 	return nil
-}
-
-// Modern tells whether a systemtap version is 5.0 or later: the release
-// that renumbered the messages between a module's runtime and staprun, so
-// a module and the staprun that runs it must be on the same side of it.
-func Modern(version string) bool {
-	major, _, _ := strings.Cut(version, ".")
-	n, err := strconv.Atoi(major)
-	return err == nil && n >= 5
-}
-
-// SameGeneration tells whether a module built by a server of version
-// server can be run by a staprun of version local. Unknown versions ("")
-// are not judged.
-func SameGeneration(local, server string) bool {
-	if local == "" || server == "" {
-		return true
-	}
-	return Modern(local) == Modern(server)
-}
-
-// Mismatch is the one line that stops a run before pass 5 when the module
-// came from the other side of 5.0 than the local staprun; "" when they
-// match (or a version is unknown).
-func Mismatch(local, server string) string {
-	if SameGeneration(local, server) {
-		return ""
-	}
-	side := "4.x (before 5.0)"
-	if Modern(local) {
-		side = "5.0 or later"
-	}
-	return fmt.Sprintf("the module was built by a systemtap %s server, but the local staprun is %s, which cannot run it (systemtap 5.0 changed the module/staprun transport); use a compile server of systemtap %s, or install a matching systemtap-runtime (-p4 keeps the module)", server, local, side)
 }
