@@ -27,7 +27,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/transport"
@@ -377,15 +376,7 @@ func TestRunLegacyDatabaseHint(t *testing.T) {
 
 func TestRunDiscovery(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	ap, err := netip.ParseAddrPort(s.addr)
-	require.NoError(t, err)
-	der, err := os.ReadFile(filepath.Join(s.certDir, "stap.cert"))
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	serial := certdb.Certinfo(cert)
-	good := discovery.Service{Instance: "Systemtap Compile Server on srva", Host: "srva.local", Port: ap.Port(),
-		Addrs: []netip.Addr{ap.Addr()}, Sysinfo: "6.1.0-56-amd64 x86_64", Certinfo: serial, Version: "4.8"}
+	good := advertised(t, s)
 	otherRel := good
 	otherRel.Instance, otherRel.Sysinfo = good.Instance+" #2", "6.18.44-fc x86_64"
 	untrusted := good
