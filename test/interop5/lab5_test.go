@@ -126,13 +126,24 @@ func run(t *testing.T, cmd *exec.Cmd, stdin, cwd string) outcome {
 	return outcome{so.String(), se.String(), code, files}
 }
 
+// tmpIn is the TMPDIR both clients use: HOME/tmp, removed with HOME (-k
+// leaves temp dirs), the same directory for both so that their messages
+// name the same paths.
+func tmpIn(t *testing.T, home string) string {
+	t.Helper()
+	d := filepath.Join(home, "tmp")
+	require.NoError(t, os.MkdirAll(d, 0o755))
+	return d
+}
+
 // stap runs the chroot's own real stap client in the lab's namespace;
 // cwd and home are host paths inside the chroot.
 func stap(t *testing.T, s server, cwd, home, stdin string, args ...string) outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	argv := append([]string{lab5.in5, s.root, strings.TrimPrefix(cwd, s.root), strings.TrimPrefix(home, s.root), "stap"}, args...)
+	tmp := strings.TrimPrefix(tmpIn(t, home), s.root)
+	argv := append([]string{lab5.in5, s.root, strings.TrimPrefix(cwd, s.root), strings.TrimPrefix(home, s.root), "env", "TMPDIR=" + tmp, "stap"}, args...)
 	return run(t, exec.CommandContext(ctx, "bash", argv...), stdin, cwd)
 }
 
@@ -143,7 +154,7 @@ func ours(t *testing.T, cwd, home, stdin string, args ...string) outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	argv := append([]string{"netns", "exec", lab5.vars["LAB5_NETNS"], "env", "-i",
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "LANG=C.UTF-8", lab5.bin}, args...)
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "LANG=C.UTF-8", "TMPDIR=" + tmpIn(t, home), lab5.bin}, args...)
 	cmd := exec.CommandContext(ctx, "ip", argv...)
 	cmd.Dir = cwd
 	return run(t, cmd, stdin, cwd)
