@@ -21,6 +21,8 @@ LAB_STATE ?= $(CURDIR)/.lab
 NET_STATE ?= $(CURDIR)/.netlab
 # ... and the routed network for wide-area (DNS) discovery.
 WA_STATE ?= $(CURDIR)/.walab
+# ... and the systemtap 5.1/5.6 servers (chroots cached in /var/cache/stap-client-lab).
+LAB5_STATE ?= $(CURDIR)/.lab5
 
 BIN := bin/stap-client
 # The man page is hand-written roff (docs/stap-client.8, fixed date);
@@ -34,7 +36,7 @@ DEB := bin/stap-client_$(DEB_VERSION)_$(DEB_ARCH).deb
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 
-.PHONY: all build test unit lint interop lab-up lab-down demo install uninstall clean \
+.PHONY: all build test unit lint interop lab-up lab-down lab5-up lab5-down demo install uninstall clean \
 	man completions deb reproducible test-deps pkg-check
 
 all: build
@@ -56,10 +58,11 @@ test: lint build test-deps pkg-check
 	  $(GO) test -count=1 ./...; \
 	else \
 	  bash test/lab/up.sh "$(LAB_STATE)" || { echo "make test: the real-server lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
-	  trap 'bash test/lab/down.sh "$(LAB_STATE)"; bash test/lab/net-down.sh "$(NET_STATE)"; bash test/lab/wa-down.sh "$(WA_STATE)"' EXIT; \
+	  trap 'bash test/lab/down.sh "$(LAB_STATE)"; bash test/lab/net-down.sh "$(NET_STATE)"; bash test/lab/wa-down.sh "$(WA_STATE)"; bash test/lab/down5.sh "$(LAB5_STATE)"' EXIT; \
 	  bash test/lab/net-up.sh "$(NET_STATE)" || { echo "make test: the network (mDNS) lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
 	  bash test/lab/wa-up.sh "$(WA_STATE)" || { echo "make test: the wide-area (DNS) lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
-	  LAB_ENV="$(LAB_STATE)/lab.env" NET_ENV="$(NET_STATE)/net.env" WA_ENV="$(WA_STATE)/wa.env" STAP_CLIENT_BIN="$(CURDIR)/$(BIN)" $(GO) test -count=1 -timeout 30m ./...; \
+	  bash test/lab/up5.sh "$(LAB5_STATE)" || { echo "make test: the systemtap 5.x lab could not start (see above); set SKIP_INTEROP=1 to run the other tests only" >&2; exit 1; }; \
+	  LAB_ENV="$(LAB_STATE)/lab.env" NET_ENV="$(NET_STATE)/net.env" WA_ENV="$(WA_STATE)/wa.env" LAB5_ENV="$(LAB5_STATE)/lab5.env" STAP_CLIENT_BIN="$(CURDIR)/$(BIN)" $(GO) test -count=1 -timeout 30m ./...; \
 	fi
 
 lab-up:
@@ -67,6 +70,13 @@ lab-up:
 
 lab-down:
 	bash test/lab/down.sh "$(LAB_STATE)"
+
+# The systemtap 5.1/5.6 servers alone (the first run builds the chroots).
+lab5-up:
+	bash test/lab/up5.sh "$(LAB5_STATE)"
+
+lab5-down:
+	bash test/lab/down5.sh "$(LAB5_STATE)"
 
 # The man page's Hello World through a real local compile server.
 demo: build

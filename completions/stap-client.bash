@@ -15,7 +15,7 @@ _stap_client_value()
         --use-server-on-error) COMPREPLY=($(compgen -W 'yes no' -- "$cur")) ;;
         --tmpdir|--sysroot|--ssl|-I|-R) COMPREPLY=($(compgen -d -- "$cur")) ;;
         --sign-module|-o) COMPREPLY=($(compgen -f -- "$cur")) ;;
-        --vp|--compatible|--use-server|--use-http-server|--remote|--modinfo|--rlimit-as|--rlimit-cpu|--rlimit-nproc|--rlimit-stack|--rlimit-fsize|--sysenv|--benchmark-sdt-loops|--benchmark-sdt-threads|--target-namespaces|--monitor|--server|--find-timeout|--find-domains|-e|-E|-r|-a|-m|-c|-x|-D|-s|-l|-d|-L|-S|-B|-J|-G|-T) COMPREPLY=() ;;
+        --vp|--build-as|--compatible|--use-server|--use-http-server|--remote|--modinfo|--rlimit-as|--rlimit-cpu|--rlimit-nproc|--rlimit-stack|--rlimit-fsize|--sysenv|--benchmark-sdt-loops|--benchmark-sdt-threads|--target-namespaces|--monitor|--server|--find-timeout|--find-domains|-e|-E|-r|-a|-m|-c|-x|-D|-s|-l|-d|-L|-S|-B|-J|-G|-T) COMPREPLY=() ;;
         *) return 1 ;;
     esac
 }
@@ -37,12 +37,12 @@ _stap_client()
     elif [[ $prev == -* && $prev != --*=* ]]; then
         # getopt takes an optional value only attached (--opt=value).
         case $prev in
-            --use-server|--list-servers|--trust-servers|--use-server-on-error|--sign-module|--download-debuginfo|--color|--colour|--prologue-searching|--monitor) ;;
+            --build-as|--use-server|--list-servers|--trust-servers|--use-server-on-error|--sign-module|--download-debuginfo|--color|--colour|--prologue-searching|--monitor) ;;
             *) _stap_client_value "$prev" && return ;;
         esac
     fi
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W '--skip-badvars --vp= --unprivileged --client-options -h --help --disable-cache --poison-cache --clean-cache --compatible= --ldd --use-server --list-servers --list-servers= --trust-servers --trust-servers= --use-server-on-error --use-server-on-error= --use-http-server= --all-modules --sign-module --remote= --remote-prefix --check-version -V --version --tmpdir= --download-debuginfo --download-debuginfo= --dump-probe-types --dump-probe-aliases --dump-functions --privilege= --suppress-handler-errors --modinfo= --rlimit-as= --rlimit-cpu= --rlimit-nproc= --rlimit-stack= --rlimit-fsize= --sysroot= --sysenv= --suppress-time-limits --runtime= --dyninst --bpf --benchmark-sdt --benchmark-sdt-loops= --benchmark-sdt-threads= --color --color= --colour --colour= --prologue-searching --prologue-searching= --save-uprobes --target-namespaces= --monitor -i --interactive --example --no-global-var-display --server= --ssl= --json --find-timeout= --find-domains= -v -t -p -I -e -E -o -R -r -a -m -k -g -P -c -x -D -b -s -u -q -w -l -d -L -F -S -B -J -j -W -G -T' -- "$cur"))
+        COMPREPLY=($(compgen -W '--skip-badvars --vp= --unprivileged --build-as --client-options -h --help --disable-cache --poison-cache --clean-cache --compatible= --ldd --use-server --list-servers --list-servers= --trust-servers --trust-servers= --use-server-on-error --use-server-on-error= --use-http-server= --all-modules --sign-module --remote= --remote-prefix --check-version -V --version --tmpdir= --download-debuginfo --download-debuginfo= --dump-probe-types --dump-probe-aliases --dump-functions --privilege= --suppress-handler-errors --modinfo= --rlimit-as= --rlimit-cpu= --rlimit-nproc= --rlimit-stack= --rlimit-fsize= --sysroot= --sysenv= --suppress-time-limits --runtime= --dyninst --bpf --benchmark-sdt --benchmark-sdt-loops= --benchmark-sdt-threads= --color --color= --colour --colour= --prologue-searching --prologue-searching= --save-uprobes --target-namespaces= --monitor -i --interactive --example --no-global-var-display --language-server --debug --semantic-keep-going --server= --ssl= --json --find-timeout= --find-domains= -v -t -p -I -e -E -o -R -r -a -m -k -g -P -c -x -D -b -s -u -q -w -l -d -L -F -S -B -J -j -W -G -T' -- "$cur"))
         [[ ${#COMPREPLY[@]} -eq 1 && $COMPREPLY == *= ]] && compopt -o nospace 2>/dev/null
         return
     fi

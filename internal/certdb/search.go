@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Kind is where a database comes from; it decides who must own it.
@@ -20,13 +19,22 @@ const (
 	KindGlobal              // /etc/systemtap/ssl/client
 )
 
-// GlobalDir is the system-wide client database.
-const GlobalDir = "/etc/systemtap/ssl/client"
+// GlobalDir is the system-wide client database; GlobalBase is the
+// directory stap creates it under.
+const (
+	GlobalDir  = "/etc/systemtap/ssl/client"
+	GlobalBase = "/etc/systemtap"
+)
 
 // Location is one database directory to search.
 type Location struct {
 	Dir  string
 	Kind Kind
+	// Base is the topmost directory that stap creates on the way to Dir
+	// ($SYSTEMTAP_DIR, /etc/systemtap); empty for --ssl. Whoever can write
+	// a directory between Base and Dir can swap the database, so those are
+	// checked too.
+	Base string
 }
 
 // Locations is the search order: each --ssl directory as given, then the
@@ -37,18 +45,26 @@ func Locations(sslDirs []string, lookup func(string) (string, bool)) []Location 
 		out = append(out, Location{Dir: d, Kind: KindSSL})
 	}
 	if p := PrivateDir(lookup); p != "" {
-		out = append(out, Location{Dir: p, Kind: KindPrivate})
+		out = append(out, Location{Dir: p, Kind: KindPrivate, Base: PrivateBase(lookup)})
 	}
-	return append(out, Location{Dir: GlobalDir, Kind: KindGlobal})
+	return append(out, Location{Dir: GlobalDir, Kind: KindGlobal, Base: GlobalBase})
 }
 
 // PrivateDir is $SYSTEMTAP_DIR/ssl/client, default ~/.systemtap/ssl/client.
 func PrivateDir(lookup func(string) (string, bool)) string {
+	if b := PrivateBase(lookup); b != "" {
+		return filepath.Join(b, "ssl", "client")
+	}
+	return ""
+}
+
+// PrivateBase is $SYSTEMTAP_DIR, default ~/.systemtap.
+func PrivateBase(lookup func(string) (string, bool)) string {
 	if d, ok := lookup("SYSTEMTAP_DIR"); ok && d != "" {
-		return filepath.Join(d, "ssl", "client")
+		return filepath.Clean(d)
 	}
 	if h, ok := lookup("HOME"); ok && h != "" {
-		return filepath.Join(h, ".systemtap", "ssl", "client")
+		return filepath.Join(h, ".systemtap")
 	}
 	return ""
 }
@@ -92,7 +108,11 @@ func Load(ctx context.Context, locs []Location, uid int, warn func(string)) []St
 				warn(p)
 			}
 			if fatal {
-				warn(fmt.Sprintf("Unable to use certificate database '%s' due to errors", l.Dir))
+				msg := fmt.Sprintf("Unable to use certificate database '%s' due to errors", l.Dir)
+				if fix := FixCommand(l, files, uid); fix != "" {
+					msg += "; fix it with: " + fix
+				}
+				warn(msg)
 				continue
 			}
 		}
@@ -119,54 +139,4 @@ func Load(ctx context.Context, locs []Location, uid int, warn func(string)) []St
 		}
 	}
 	return out
-}
-
-// CheckPermissions applies the 2011 stap-client's rules to a directory and
-// its database files: the owner must be the user (root for the global
-// database; root or the user for --ssl), and nothing may be writable by
-// group or others. Those refuse the database (fatal); a missing read bit
-// only warns. Messages are one line each.
-func CheckPermissions(l Location, files []string, uid int) (problems []string, fatal bool) {
-	check := func(path string, dir bool) {
-		fi, err := os.Stat(path)
-		if err != nil {
-			if dir || !errors.Is(err, os.ErrNotExist) {
-				problems, fatal = append(problems, fmt.Sprintf("Certificate database '%s' cannot be used: %v", path, err)), true
-			}
-			return
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return
-		}
-		owner := int(st.Uid)
-		switch l.Kind {
-		case KindGlobal:
-			if owner != 0 {
-				problems, fatal = append(problems, fmt.Sprintf("Certificate database '%s' must be owned by root", path)), true
-			}
-		default:
-			if owner != uid && owner != 0 {
-				problems, fatal = append(problems, fmt.Sprintf("Certificate database '%s' must be owned by uid %d or root", path, uid)), true
-			}
-		}
-		m := fi.Mode().Perm()
-		if m&0o020 != 0 {
-			problems, fatal = append(problems, fmt.Sprintf("Certificate database '%s' must not be writable by the group", path)), true
-		}
-		if m&0o002 != 0 {
-			problems, fatal = append(problems, fmt.Sprintf("Certificate database '%s' must not be writable by others", path)), true
-		}
-		if m&0o400 == 0 {
-			problems = append(problems, fmt.Sprintf("Certificate database '%s' should be readable by its owner", path))
-		}
-		if dir && m&0o100 == 0 {
-			problems = append(problems, fmt.Sprintf("Certificate database '%s' should be searchable by its owner", path))
-		}
-	}
-	check(l.Dir, true)
-	for _, f := range files {
-		check(filepath.Join(l.Dir, f), false)
-	}
-	return problems, fatal
 }

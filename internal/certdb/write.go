@@ -365,18 +365,31 @@ func (w *writer) deleteObject(ctx context.Context, id uint32) error {
 	return nil
 }
 
-// ensureSchema creates NSS's tables in a new, empty file.
+// ensureSchema creates NSS's tables where missing: all of them in a new,
+// empty file; metaData alone in a key4.db that NSS opened but never gave
+// a password (NSS creates that table lazily: a database the 5.1 client's
+// failed --trust-servers leaves has none).
 func ensureSchema(ctx context.Context, c *sql.Conn, table string, key bool) error {
-	var n int
-	if err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", table).Scan(&n); err != nil {
+	has := func(name string) (bool, error) {
+		var n int
+		err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", name).Scan(&n)
+		return n > 0, err
+	}
+	var stmts []string
+	ok, err := has(table)
+	if err != nil {
 		return err
 	}
-	if n > 0 {
-		return nil
+	if !ok {
+		stmts = schema(table)
 	}
-	stmts := schema(table)
 	if key {
-		stmts = append(stmts, "CREATE TABLE metaData (id PRIMARY KEY UNIQUE ON CONFLICT REPLACE, item1, item2)")
+		if ok, err = has("metaData"); err != nil {
+			return err
+		}
+		if !ok {
+			stmts = append(stmts, "CREATE TABLE metaData (id PRIMARY KEY UNIQUE ON CONFLICT REPLACE, item1, item2)")
+		}
 	}
 	for _, s := range stmts {
 		if _, err := c.ExecContext(ctx, s); err != nil {

@@ -117,3 +117,25 @@ func TestAddTrustRefusals(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 }
+
+// TestAddTrustKeyDBWithoutMetaData: NSS creates metaData lazily; the
+// database stap 5.1's failed --trust-servers leaves (NSS opened it, no
+// password was ever set) has an empty nssPrivate and no metaData. Trust is
+// still added, as certutil then reads it.
+func TestAddTrustKeyDBWithoutMetaData(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	certutil(t, "-N", "-d", "sql:"+dir, "--empty-password")
+	kdb, err := openRW(filepath.Join(dir, "key4.db"))
+	require.NoError(t, err)
+	_, err = kdb.ExecContext(ctx, "DROP TABLE metaData")
+	require.NoError(t, err)
+	require.NoError(t, kdb.Close())
+
+	der := readDER(t, "server.der")
+	already, err := AddTrust(ctx, dir, der)
+	require.NoError(t, err)
+	assert.False(t, already)
+	assert.Regexp(t, listed, certutil(t, "-L", "-d", "sql:"+dir))
+	assert.Contains(t, certutil(t, "-V", "-u", "V", "-n", "stap-server", "-d", "sql:"+dir), "certificate is valid")
+}

@@ -115,6 +115,7 @@ type run struct {
 	// saved in when it had none in common with us.
 	moks       []string
 	signingKey string
+	staprunV   *string // the local staprun's version, once asked (generation.go)
 }
 
 func (r *run) errf(format string, args ...any) {

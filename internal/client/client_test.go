@@ -376,9 +376,7 @@ func TestRunLegacyDatabaseHint(t *testing.T) {
 
 func TestRunDiscovery(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	ap, serial := s.addrSerial(t)
-	good := discovery.Service{Instance: "Systemtap Compile Server on srva", Host: "srva.local", Port: ap.Port(),
-		Addrs: []netip.Addr{ap.Addr()}, Sysinfo: "6.1.0-56-amd64 x86_64", Certinfo: serial, Version: "4.8"}
+	good := advertised(t, s)
 	otherRel := good
 	otherRel.Instance, otherRel.Sysinfo = good.Instance+" #2", "6.18.44-fc x86_64"
 	untrusted := good

@@ -88,6 +88,9 @@ func parseDuration(v string) (time.Duration, bool) {
 // policy is what discovery must select for this run.
 func (r *run) policy(ctx context.Context, release, arch string) discovery.Policy {
 	p := discovery.Policy{Release: release, Arch: arch, Trusted: map[string]bool{}, MOKs: r.moks}
+	if r.reachesPass5() || len(r.inv.ListServers) > 0 {
+		p.Staprun = r.staprunVersion(ctx)
+	}
 	for _, s := range r.trustStores(ctx) {
 		for _, c := range s.TrustedCerts() {
 			p.Trusted[certdb.Certinfo(c)] = true
@@ -186,7 +189,7 @@ func (r *run) discover(ctx context.Context, p discovery.Policy, specs []discover
 	resolve := discovery.ResolveFunc(ctx, r.env.Lookup)
 	ready := func(s []discovery.Service) bool {
 		use, _ := discovery.Select(discovery.Candidates(s), specs, p, resolve)
-		return len(use) > 0
+		return p.Preferred(use)
 	}
 	if !early {
 		ready = nil // a listing waits for every answer

@@ -114,6 +114,9 @@ type jsonServer struct {
 	// say why not.
 	Usable     bool     `json:"usable"`
 	Rejections []string `json:"rejections,omitempty"`
+	// Generation: its modules are for a staprun of the other side of
+	// systemtap 5.0 than the local one (tried last; pass 5 stops).
+	Generation string `json:"generation,omitempty"`
 }
 
 // jsonQuery describes one listing, judging each server against this run's
@@ -134,6 +137,7 @@ func (r *run) jsonQuery(spec string, list []discovery.Candidate, release, arch s
 		}
 		s.Rejections = append(s.Rejections, p.Reasons(c)...)
 		s.Usable = len(s.Rejections) == 0
+		s.Generation = p.GenerationNote(c)
 		q.Servers = append(q.Servers, s)
 	}
 	return q

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,10 @@ func (r *run) pass5() int {
 	res := r.res
 	if res == nil || res.ModulePath == "" {
 		return 1 // already reported by the response processing
+	}
+	if msg := r.generationMismatch(context.Background(), res.ServerVersion); msg != "" {
+		r.ours(msg, nil)
+		return 1
 	}
 	// stap hands staprun <tmpdir>/<module>.ko, a link into the unpacked
 	// response; staprun resolves it, so the module keeps its server-given

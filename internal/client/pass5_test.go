@@ -20,7 +20,10 @@ func recorder(t *testing.T, body string) (path, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	path = filepath.Join(dir, "staprun")
+	// -V (the version probe) gets no answer, as from a staprun whose
+	// version is unknown: no generation is judged.
 	script := `#!/bin/sh
+[ "$1" = -V ] && exit 0
 d=$(dirname "$0")
 printf '%s\n' "$@" > "$d/argv"
 for a; do case $a in *.ko) readlink -f "$a" > "$d/resolved"; cat "$a" > "$d/module";; esac; done
@@ -123,6 +126,31 @@ func TestPass5ModuleName(t *testing.T) {
 	assert.Equal(t, []string{"-t", "1", "-L", "TMP/mymod.ko"}, argvOf(t, r), "no -R with -m")
 	assert.Equal(t, []string{"mymod.ko"}, entries(t, r.cwd), "-m saves the module, as stap does")
 	assert.Empty(t, r.stdout)
+}
+
+// TestPass5GenerationMismatch: a module from a 4.8 server and a local
+// staprun that says it is 5.1 (through the pty, like the real one): one
+// line and exit 1 before staprun runs; a 4.8 staprun runs it.
+func TestPass5GenerationMismatch(t *testing.T) {
+	s := startFake(t, goodP4(t))
+	for _, tt := range []struct {
+		version string
+		code    int
+	}{{"5.1/0.192", 1}, {"4.8/0.188", 0}} {
+		staprunPath, rec := recorder(t, "")
+		body, err := os.ReadFile(staprunPath)
+		require.NoError(t, err)
+		probe := "[ \"$1\" = -V ] && [ -t 1 ] && { echo 'Systemtap module loader/runner (version " + tt.version + ", test)'; exit 0; }\n"
+		require.NoError(t, os.WriteFile(staprunPath, []byte(strings.Replace(string(body), "#!/bin/sh\n", "#!/bin/sh\n"+probe, 1)), 0o755))
+		r := runPass5With(t, staprunPath, rec, nil, "--server="+s.addr, "--ssl="+s.certDir, "-e", script)
+		assert.Equal(t, tt.code, r.code, r.stderr)
+		if tt.code == 1 {
+			assert.Equal(t, "stap-client: ERROR: the module was built by a systemtap 4.8 server, which the local staprun 5.1 cannot run (systemtap 5.0 changed the module/staprun transport); use a compile server of systemtap 5.0 or later, or a local systemtap-runtime older than 5.0 (-p4 keeps the module)\n", r.stderr)
+			assert.NoFileExists(t, filepath.Join(rec, "argv"), "staprun did not run")
+		} else {
+			assert.FileExists(t, filepath.Join(rec, "argv"))
+		}
+	}
 }
 
 func TestPass5Interrupted(t *testing.T) {

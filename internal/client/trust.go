@@ -107,16 +107,16 @@ func (r *run) manageTrust(ctx context.Context) bool {
 			return true
 		}
 	}
-	var dirs []string
+	var dirs []certdb.Location
 	if t.ssl {
 		if t.allUsers {
-			dirs = append(dirs, certdb.GlobalDir)
+			dirs = append(dirs, certdb.Location{Dir: certdb.GlobalDir, Kind: certdb.KindGlobal, Base: certdb.GlobalBase})
 		} else {
-			dirs = append(dirs, certdb.PrivateDir(r.env.LookupEnv))
+			dirs = append(dirs, certdb.Location{Dir: certdb.PrivateDir(r.env.LookupEnv), Kind: certdb.KindPrivate, Base: certdb.PrivateBase(r.env.LookupEnv)})
 		}
 	}
 	if t.signer {
-		dirs = append(dirs, SignerDir)
+		dirs = append(dirs, certdb.Location{Dir: SignerDir, Kind: certdb.KindGlobal, Base: certdb.GlobalBase})
 	}
 	ok := true
 	for _, c := range cands {
@@ -139,7 +139,7 @@ func yes(in io.Reader) bool {
 
 // trustOne learns the server's certificate over a trust-only connection
 // and adds it to, or removes it from, each database.
-func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []string, revoke bool) bool {
+func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []certdb.Location, revoke bool) bool {
 	// As patient as a compile's connection: a server still starting is
 	// tried again, as stap tries it.
 	cfg := transport.Config{Timeouts: r.env.Timeouts, ConnectTries: 5, Backoff: time.Second}
@@ -151,7 +151,8 @@ func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []string
 		return false
 	}
 	ok := true
-	for _, dir := range dirs {
+	for _, l := range dirs {
+		dir := l.Dir
 		if revoke {
 			n, err := certdb.RevokeTrust(ctx, dir, certdb.Certinfo(cert))
 			if err != nil {
@@ -170,8 +171,25 @@ func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []string
 		case already:
 			r.logf(2, "%s is already trusted in %s", c.String(), dir)
 		}
+		if !r.tighten(l) {
+			ok = false
+		}
 	}
 	return ok
+}
+
+// tighten leaves the database just trusted in usable: stap 5.x makes its
+// directories writable by everyone, and such a database is refused.
+func (r *run) tighten(l certdb.Location) bool {
+	changed, err := certdb.Tighten(l, r.env.UID)
+	if len(changed) > 0 {
+		r.errf("%s: removed group and other write permission from %s (stap 5.x leaves them writable; a database others can write is refused)", Prog, strings.Join(changed, ", "))
+	}
+	if err != nil {
+		r.ours("securing "+l.Dir, err)
+		return false
+	}
+	return true
 }
 
 // trustCandidates are the servers named for --trust-servers; they must say

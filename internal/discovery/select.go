@@ -25,6 +25,10 @@ type Policy struct {
 	// IntN returns a random number in [0, n) for the order among equal
 	// servers; nil: math/rand/v2's.
 	IntN func(n int) int
+	// Staprun is the local staprun's systemtap version when the run can
+	// reach pass 5 ("" otherwise or when unknown): servers whose modules it
+	// can run come first (see generation.go).
+	Staprun string
 }
 
 // sameTarget: the server builds for this release and arch, or says only
@@ -104,8 +108,7 @@ func Select(online []Candidate, specs []Spec, p Policy, resolve func(host string
 				use = append(use, c)
 			}
 		}
-		Order(use)
-		Spread(use, p.IntN)
+		p.order(use)
 		return use, verdicts
 	}
 	seen := map[int]bool{}
@@ -125,8 +128,7 @@ func Select(online []Candidate, specs []Spec, p Policy, resolve func(host string
 			}
 		}
 		// The user's order between specs, the preferred order within one.
-		Order(mine)
-		Spread(mine, p.IntN)
+		p.order(mine)
 		use = append(use, mine...)
 	}
 	return use, verdicts

@@ -10,6 +10,7 @@ import (
 // permutation (operands are set aside and parsing goes on) and "--".
 type getopt struct {
 	prog     string
+	table    []Option // the long options of the stap being mimicked
 	args     []string
 	next     int    // index of the next argv element to look at
 	cluster  string // rest of a short-option cluster such as "kp4"
@@ -97,6 +98,7 @@ func (g *getopt) long(text string) (match, error) {
 	name, value, hasValue := strings.Cut(text, "=")
 	var found *Option
 	// An exact name wins over longer names it is a prefix of.
+	table := g.table
 	for i := range table {
 		if table[i].Long != "" && table[i].Long == name {
 			found = &table[i]

@@ -18,21 +18,68 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The interop tests run the real stap 4.8 on command lines that it rejects
+// The interop tests run the real stap on command lines that it rejects
 // while parsing (so nothing is ever compiled) and compare its stderr with
-// what Parse reports.
+// what Parse reports, parsing as that stap: Debian 12's stap 4.8 on the
+// host, and sid's stap 5.6 in the chroot the 5.x lab builds
+// (test/lab/chroot5.sh).
 
-const realStap = "/usr/bin/stap"
+// realStap is one real stap: on the host (root "") or in a chroot.
+type realStap struct {
+	stap string // its release, for ParseOptions.Stap
+	root string
+}
 
-func needRealStap(t *testing.T) {
+const stap56Root = "/var/cache/stap-client-lab/sid"
+
+// realStaps are the stap releases to compare with; a missing one fails
+// the test unless SKIP_INTEROP=1.
+func realStaps(t *testing.T) []realStap {
 	t.Helper()
 	if os.Getenv("SKIP_INTEROP") == "1" {
-		t.Skip("!!! SKIP_INTEROP=1: NOT comparing the parser with the real stap 4.8 — its messages are unchecked !!!")
+		t.Skip("!!! SKIP_INTEROP=1: NOT comparing the parser with the real stap 4.8 and 5.6 — its messages are unchecked !!!")
 	}
-	if _, err := os.Stat(realStap); err != nil {
-		t.Fatalf("the real stap is needed at %s for this test (%v); install systemtap 4.8 or set SKIP_INTEROP=1", realStap, err)
+	if _, err := os.Stat("/usr/bin/stap"); err != nil {
+		t.Fatalf("the real stap 4.8 is needed at /usr/bin/stap for this test (%v); install systemtap or set SKIP_INTEROP=1", err)
+	}
+	root := stap56Root
+	if v := os.Getenv("STAP56_ROOT"); v != "" {
+		root = v
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/stap")); err != nil {
+		t.Fatalf("the real stap 5.6 is needed in %s (%v); build it with test/lab/chroot5.sh (make test does) or set SKIP_INTEROP=1", root, err)
+	}
+	return []realStap{{stap: "4.8"}, {stap: "5.6", root: root}}
+}
+
+// each runs f once per real stap, as a subtest named by its release.
+func each(t *testing.T, f func(t *testing.T, r realStap)) {
+	for _, r := range realStaps(t) {
+		t.Run(r.stap, func(t *testing.T) { f(t, r) })
 	}
 }
+
+// home is a private HOME and TMPDIR that this stap can reach.
+func (r realStap) home(t *testing.T) string {
+	t.Helper()
+	if r.root == "" {
+		return t.TempDir()
+	}
+	d, err := os.MkdirTemp(filepath.Join(r.root, "tmp"), "stapargs-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// inside is what a host path under the chroot reads as from inside it.
+func (r realStap) inside(s string) string {
+	if r.root == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, r.root+"/", "/")
+}
+
+func (r realStap) opts() ParseOptions { return ParseOptions{Prog: "stap-client", Stap: r.stap} }
 
 type stapRun struct {
 	stdout, stderr string
@@ -41,13 +88,18 @@ type stapRun struct {
 
 // runStap runs stap with HOME and TMPDIR in a private directory, the C
 // locale and nothing else from our environment.
-func runStap(t *testing.T, home string, env map[string]string, args ...string) stapRun {
+func runStap(t *testing.T, r realStap, home string, env map[string]string, args ...string) stapRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, realStap, args...)
+	inside := r.inside(home)
+	cmd := exec.CommandContext(ctx, "/usr/bin/stap", args...)
 	cmd.Args[0] = "stap" // getopt names the program by argv[0]
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "TMPDIR=" + home, "LC_ALL=C"}
+	if r.root != "" {
+		// chroot finds "stap" on PATH inside and keeps that argv[0].
+		cmd = exec.CommandContext(ctx, "/usr/sbin/chroot", append([]string{r.root, "stap"}, args...)...)
+	}
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + inside, "TMPDIR=" + inside, "LC_ALL=C"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -85,7 +137,6 @@ func renamed(stderr string) string {
 }
 
 func TestInteropRejectedCommandLines(t *testing.T) {
-	needRealStap(t)
 	cases := [][]string{
 		{"--foo"}, {"--foo=bar"}, {"---foo"}, {"--co"}, {"--co=1"}, {"-z"}, {"-vzv"}, {"-\xc3\xa9"},
 		{"-p"}, {"x", "-p"}, {"--tmpdir"}, {"--tmp"}, {"--help=x"}, {"--hel=x"}, {"--use-serv"},
@@ -108,11 +159,21 @@ func TestInteropRejectedCommandLines(t *testing.T) {
 		{"--use-server-on-error=maybe"}, {"--client-options", "-k"}, {"--client-options", "--tmpdir=x"},
 		{"--client-options", "-r", "/build"},
 		{"--client-options", "--privilege=stapusr", "-I", "d", "-m", "m", "-D", "X", "-p4", "x.stp"},
+		// Options stap 5.x added (4.8 does not know them).
+		{"--build-as=nosuchuser"}, {"--build-as="}, {"--build-as", "-z"}, {"--bu=root", "-z"},
+		{"--client-options", "--debug"}, {"--debug", "-z"}, {"--semantic-keep-going"}, {"--sem", "-z"},
+		{"--language-server", "-l", "x"}, {"--lang=x"}, {"--debug=x"},
 	}
-	home := t.TempDir()
+	each(t, func(t *testing.T, r realStap) {
+		rejected(t, r, cases)
+	})
+}
+
+func rejected(t *testing.T, r realStap, cases [][]string) {
+	home := r.home(t)
 	for _, argv := range cases {
-		real := runStap(t, home, nil, argv...)
-		inv, err := Parse(argv, ParseOptions{Prog: "stap-client"})
+		real := runStap(t, r, home, nil, argv...)
+		inv, err := Parse(argv, r.opts())
 		if !assert.Error(t, err, "%q: stap said %q", argv, real.stderr) {
 			continue
 		}
@@ -126,22 +187,26 @@ func TestInteropRejectedCommandLines(t *testing.T) {
 }
 
 func TestInteropDyninstVersion(t *testing.T) {
-	needRealStap(t)
-	real := runStap(t, t.TempDir(), nil, "--dyninst")
-	_, err := Parse([]string{"--dyninst"}, ParseOptions{})
-	var ue *UsageError
-	require.ErrorAs(t, err, &ue)
-	assert.True(t, ue.ShowVersion)
-	assert.True(t, strings.HasPrefix(real.stdout, "Systemtap translator/driver"))
-	assert.Equal(t, renamed(real.stderr), expectedStderr(err))
+	each(t, func(t *testing.T, r realStap) {
+		real := runStap(t, r, r.home(t), nil, "--dyninst")
+		_, err := Parse([]string{"--dyninst"}, r.opts())
+		var ue *UsageError
+		require.ErrorAs(t, err, &ue)
+		assert.True(t, ue.ShowVersion)
+		assert.True(t, strings.HasPrefix(real.stdout, "Systemtap translator/driver"))
+		assert.Equal(t, renamed(real.stderr), expectedStderr(err))
+	})
 }
 
 func TestInteropStopsAtInfoOptions(t *testing.T) {
-	needRealStap(t)
-	home := t.TempDir()
+	each(t, stopsAtInfo)
+}
+
+func stopsAtInfo(t *testing.T, r realStap) {
+	home := r.home(t)
 	for _, argv := range [][]string{{"-V", "--bogus"}, {"-h", "-p9"}, {"-m", "a.ko", "--vers", "-z"}} {
-		real := runStap(t, home, nil, argv...)
-		inv, err := Parse(argv, ParseOptions{Prog: "stap-client"})
+		real := runStap(t, r, home, nil, argv...)
+		inv, err := Parse(argv, r.opts())
 		require.NoError(t, err, "%q", argv)
 		assert.Equal(t, 0, real.code, "%q", argv)
 		assert.True(t, inv.Help || inv.Version)
@@ -156,19 +221,22 @@ func TestInteropStopsAtInfoOptions(t *testing.T) {
 // TestInteropRCFile writes rc files whose first words make stap fail on
 // -G, which shows the words stap expanded.
 func TestInteropRCFile(t *testing.T) {
-	needRealStap(t)
+	each(t, rcFile)
+}
+
+func rcFile(t *testing.T, r realStap) {
 	compared := 0
 	for _, tt := range rcCases {
 		if len(tt.line) < 3 || tt.line[:3] != "-G " {
 			continue
 		}
-		home := t.TempDir()
+		home := r.home(t)
 		rc := filepath.Join(home, ".systemtap", "rc")
 		require.NoError(t, os.MkdirAll(filepath.Dir(rc), 0o700))
 		line := tt.line
 		require.NoError(t, os.WriteFile(rc, []byte(line+"\n"), 0o600))
 
-		real := runStap(t, home, tt.env, "-p4")
+		real := runStap(t, r, home, tt.env, "-p4")
 		compared++
 		env := map[string]string{"HOME": home, "TMPDIR": home, "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 		for k, v := range tt.env {
@@ -177,12 +245,12 @@ func TestInteropRCFile(t *testing.T) {
 		words, err := ReadRCLookup(lookupIn(env))
 		assert.Equal(t, 1, real.code, "%q", line)
 		if err != nil {
-			assert.Equal(t, real.stderr, err.Error(), "rc %q", line)
+			assert.Equal(t, real.stderr, r.inside(err.Error()), "rc %q", line)
 			continue
 		}
-		_, err = Parse(append(words, "-p4"), ParseOptions{Prog: "stap-client"})
+		_, err = Parse(append(words, "-p4"), r.opts())
 		if assert.Error(t, err, "rc %q: stap said %q", line, real.stderr) {
-			assert.Equal(t, renamed(real.stderr), expectedStderr(err), "rc %q", line)
+			assert.Equal(t, renamed(real.stderr), r.inside(expectedStderr(err)), "rc %q", line)
 		}
 	}
 	require.Greater(t, compared, 30)
@@ -193,12 +261,15 @@ func TestInteropRCFile(t *testing.T) {
 // -h/-V/--clean-cache) before doing any work: "-v" feeds a trailing option
 // that wants a value, and "-z" is invalid.
 func TestInteropRandomCommandLines(t *testing.T) {
-	needRealStap(t)
+	each(t, randomLines)
+}
+
+func randomLines(t *testing.T, r realStap) {
 	vocab := []string{"x.stp", "-", "arg", "-vv", "-kp4", "-p", "3", "-p9", "-ggv", "-wW", "-e", "probe",
 		"-mfoo.ko", "-m", "-G", "a=1", "-Gx", "-x", "-c", "ls", "-x1", "-T", "nan", "-s", "4096", "-d", "",
 		"-l", "-L", "-Ddef", "-S1,2", "-Sx", "-R", "/r", "-I", "-r", "rel", "-a", "arm64", "-ax y", "-i",
 		"-J", "-j", "-h", "-V", "-q", "-B", "-F", "-b", "-u", "-t", "-P", "-E", "-o"}
-	for _, o := range Options() {
+	for _, o := range OptionsOf(r.stap) {
 		if o.Long == "" || o.Class == ClientOwn || o.Long == "clean-cache" {
 			continue
 		}
@@ -240,8 +311,8 @@ func TestInteropRandomCommandLines(t *testing.T) {
 	if s := os.Getenv("STAPARGS_SEED"); s != "" {
 		fmt.Sscan(s, &seed)
 	}
-	r := rand.New(rand.NewSource(seed))
-	home := t.TempDir()
+	rnd := rand.New(rand.NewSource(seed))
+	home := r.home(t)
 	n := 400
 	if s := os.Getenv("STAPARGS_N"); s != "" {
 		fmt.Sscan(s, &n)
@@ -250,13 +321,13 @@ func TestInteropRandomCommandLines(t *testing.T) {
 		n = 50
 	}
 	for i := 0; i < n; i++ {
-		argv := make([]string, 1+r.Intn(6))
+		argv := make([]string, 1+rnd.Intn(6))
 		for j := range argv {
-			argv[j] = vocab[r.Intn(len(vocab))]
+			argv[j] = vocab[rnd.Intn(len(vocab))]
 		}
 		argv = append(argv, "-v", "-z")
-		real := runStap(t, home, nil, argv...)
-		inv, err := Parse(argv, ParseOptions{Prog: "stap-client"})
+		real := runStap(t, r, home, nil, argv...)
+		inv, err := Parse(argv, r.opts())
 		if err != nil {
 			assert.Equal(t, 1, real.code, "%q", argv)
 			assert.Equal(t, renamed(real.stderr), expectedStderr(err), "%q", argv)

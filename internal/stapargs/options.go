@@ -71,6 +71,9 @@ type Option struct {
 	Values    []string // the known values, for completions; nil if free-form
 	SynonymOf string   // the long name this one is an alias of (colour → color)
 	Class     Class
+	// Since is the stap release that added the option ("5.1"); "" for
+	// options stap 4.8 already had. Parsing as an older stap leaves it out.
+	Since string
 }
 
 // Spellings returns the ways to write the option: "-h", "--help".
@@ -96,23 +99,31 @@ func (o *Option) key() string {
 // ShortOptions is stap 4.8's getopt short-option string (cmdline.h).
 const ShortOptions = "hVvtp:I:e:E:o:R:r:a:m:kgPc:x:D:bs:uqiwl:d:L:FS:B:J:jWG:T:"
 
-// Version is the stap release whose behaviour is reproduced; --compatible
-// is checked against it.
+// Version is the stap release whose client protocol is reproduced (the
+// request's version, the -V line).
 const Version = "4.8"
+
+// Newest is the stap release whose command line is parsed by default: its
+// option table, abbreviations and ambiguity lists (ParseOptions.Stap picks
+// an older one).
+const Newest = "5.6"
 
 var (
 	whenValues      = []string{"always", "auto", "never"}
 	privilegeValues = []string{"stapusr", "stapsys", "stapdev"}
 )
 
-// table is stap 4.8's stap_long_options in its exact order (the order
-// matters: glibc lists ambiguous candidates in table order), then
+// table is stap 5.6's stap_long_options in its exact order (the order
+// matters: glibc lists ambiguous candidates in table order; 5.x inserted
+// build-as after unprivileged and appended the others), then
 // stap-client's own long options, then the short-only options in
 // ShortOptions order. It is never modified; Options hands out copies.
 var table = [...]Option{
 	{Long: "skip-badvars", Class: Forward},
 	{Long: "vp", Arg: RequiredArgument, ArgName: "N", Class: Forward},
 	{Long: "unprivileged", Class: Forward},
+	// Runs passes 1-4 as USER; with a server those are the server's: no-op.
+	{Long: "build-as", Arg: OptionalArgument, ArgName: "USER", Class: Local, Since: "5.1"},
 	{Long: "client-options", Class: NeedsLocalStap},
 	{Short: 'h', Long: "help", Class: Info},
 	{Long: "disable-cache", Class: Local},
@@ -166,6 +177,10 @@ var table = [...]Option{
 	{Short: 'i', Long: "interactive", Class: NeedsLocalStap},
 	{Long: "example", Class: NeedsLocalStap},
 	{Long: "no-global-var-display", Class: Local},
+	{Long: "language-server", Class: NeedsLocalStap, Since: "4.9"},
+	// Forwarded as stap does; every server refuses it after --client-options.
+	{Long: "debug", Class: Forward, Since: "5.6"},
+	{Long: "semantic-keep-going", Class: Forward, Since: "5.6"},
 
 	// stap-client's own (2011 man page); after stap's so that stap's
 	// ambiguity messages keep their order.
@@ -211,12 +226,20 @@ var table = [...]Option{
 	{Short: 'T', Arg: RequiredArgument, ArgName: "TIME", Class: Local},
 }
 
-// Options returns the option table, in table order, as a fresh copy.
-func Options() []Option {
-	out := make([]Option, len(table))
-	for i, o := range table {
+// Options returns the option table of the newest stap, in table order,
+// as a fresh copy.
+func Options() []Option { return OptionsOf(Newest) }
+
+// OptionsOf returns the option table as stap release stap has it (plus
+// stap-client's own options), in table order, as a fresh copy.
+func OptionsOf(stap string) []Option {
+	out := make([]Option, 0, len(table))
+	for _, o := range table {
+		if o.Since != "" && strverscmp(o.Since, stap) > 0 {
+			continue
+		}
 		o.Values = append([]string(nil), o.Values...)
-		out[i] = o
+		out = append(out, o)
 	}
 	return out
 }

@@ -37,7 +37,7 @@ var stap48Long = []struct {
 func TestLongOptionsAreStap48InOrder(t *testing.T) {
 	require.Len(t, stap48Long, 52)
 	var got []Option
-	for _, o := range Options() {
+	for _, o := range OptionsOf("4.8") {
 		if o.Long != "" {
 			got = append(got, o)
 		}
@@ -51,6 +51,40 @@ func TestLongOptionsAreStap48InOrder(t *testing.T) {
 	assert.Equal(t, RequiredArgument, got[52].Arg)
 	assert.Equal(t, "ssl", got[53].Long)
 	assert.Equal(t, RequiredArgument, got[53].Arg)
+}
+
+// TestLongOptionsAreStap56InOrder: HEAD cmdline.cxx (5.6) inserts
+// build-as after unprivileged and appends three options.
+func TestLongOptionsAreStap56InOrder(t *testing.T) {
+	want := append([]string(nil), "skip-badvars", "vp", "unprivileged", "build-as")
+	for _, o := range stap48Long[3:] {
+		want = append(want, o.name)
+	}
+	want = append(want, "language-server", "debug", "semantic-keep-going", "server", "ssl", "json", "find-timeout", "find-domains")
+	var got []string
+	for _, o := range Options() {
+		if o.Long != "" {
+			got = append(got, o.Long)
+		}
+	}
+	assert.Equal(t, want, got)
+	b, _ := Lookup("--build-as")
+	assert.Equal(t, OptionalArgument, b.Arg)
+	assert.Equal(t, Local, b.Class)
+	for name, class := range map[string]Class{"language-server": NeedsLocalStap, "debug": Forward, "semantic-keep-going": Forward} {
+		o, ok := Lookup("--" + name)
+		require.True(t, ok, name)
+		assert.Equal(t, NoArgument, o.Arg, name)
+		assert.Equal(t, class, o.Class, name)
+	}
+	// 5.1 has build-as and language-server but not the 5.6 ones.
+	var in51 []string
+	for _, o := range OptionsOf("5.1") {
+		if o.Since != "" {
+			in51 = append(in51, o.Long)
+		}
+	}
+	assert.Equal(t, []string{"build-as", "language-server"}, in51)
 }
 
 func TestShortOptionsMatchGetoptString(t *testing.T) {
@@ -83,11 +117,32 @@ func TestShortOptionsMatchGetoptString(t *testing.T) {
 
 func TestOptionsNotIn48AreUnrecognized(t *testing.T) {
 	for _, name := range []string{"build-as", "language-server", "debug", "semantic-keep-going"} {
-		_, ok := Lookup("--" + name)
-		assert.False(t, ok, name)
-		_, err := Parse([]string{"--" + name, "x.stp"}, ParseOptions{Prog: "stap-client"})
+		_, err := Parse([]string{"--" + name, "x.stp"}, ParseOptions{Prog: "stap-client", Stap: "4.8"})
 		assertUsage(t, err, true, "stap-client: unrecognized option '--"+name+"'")
 	}
+}
+
+// TestStap5Options: what stap 5.6's parse_cmdline does with its new
+// options.
+func TestStap5Options(t *testing.T) {
+	inv := parse(t, "--semantic-keep-going", "-p2", "--debug", "x.stp")
+	assert.Equal(t, []string{"--semantic-keep-going", "-p2", "--debug"}, inv.ServerArgs)
+	assert.True(t, inv.KeepTmp, "--debug implies -k")
+	inv = parse(t, "--build-as", "--build-as=root", "x.stp")
+	assert.Empty(t, inv.ServerArgs)
+	assert.Empty(t, inv.NeedsLocal)
+	_, err := Parse([]string{"--build-as=no such user", "x.stp"}, ParseOptions{})
+	assertUsage(t, err, false, `ERROR: Failed converting userid "no such user" to userid. Terminating.`)
+	_, err = Parse([]string{"--client-options", "--debug"}, ParseOptions{})
+	assertUsage(t, err, false, "ERROR: --debug invalid with --client-options")
+	inv = parse(t, "--language-server")
+	assert.Equal(t, []string{"--language-server"}, inv.NeedsLocal)
+	_, err = Parse([]string{"--se=x"}, ParseOptions{Prog: "p"})
+	assertUsage(t, err, true, "p: option '--se=x' is ambiguous; possibilities: '--semantic-keep-going' '--server'")
+	_, err = Parse([]string{"--use-http-server=x"}, ParseOptions{Stap: "5.1"})
+	assertUsage(t, err, false, "Unhandled argument code 14")
+	_, err = Parse([]string{"--use-http-server=x"}, ParseOptions{Stap: "5.0"})
+	assertUsage(t, err, false, "Unhandled argument code 13")
 }
 
 func TestOptionsReturnsACopy(t *testing.T) {
@@ -143,7 +198,7 @@ func TestEveryOptionIsHandled(t *testing.T) {
 		"rlimit-fsize": "1", "download-debuginfo": "yes", "use-server-on-error": "yes", "sysenv": "A=B",
 	}
 	unhandled := map[string]string{"J": "Unhandled argument code 74", "j": "Unhandled argument code 106",
-		"use-http-server": "Unhandled argument code 13"}
+		"use-http-server": "Unhandled argument code 14"}
 	for _, o := range Options() {
 		o := o
 		t.Run(o.key(), func(t *testing.T) {

@@ -3,6 +3,7 @@ package stapargs
 import (
 	"fmt"
 	"math"
+	"os/user"
 	"regexp"
 	"strings"
 )
@@ -18,6 +19,9 @@ type ParseOptions struct {
 	// Prog is the program name in getopt and client messages;
 	// "stap-client" if empty.
 	Prog string
+	// Stap is the stap release whose command line is mimicked (its
+	// options, abbreviations, messages); Newest if empty.
+	Stap string
 }
 
 // Invocation is a parsed and checked command line.
@@ -158,8 +162,11 @@ var (
 
 // parser carries stap's session state that is not part of the result.
 type parser struct {
-	g   getopt
-	inv *Invocation
+	g    getopt
+	inv  *Invocation
+	stap string // the release mimicked (ParseOptions.Stap)
+
+	languageServer bool
 
 	priv             int // privilege_t
 	clientOptions    bool
@@ -195,8 +202,13 @@ func Parse(argv []string, opts ParseOptions) (*Invocation, error) {
 		}
 		args[i] = a
 	}
+	stap := opts.Stap
+	if stap == "" {
+		stap = Newest
+	}
 	p := &parser{
-		g: getopt{prog: prog, args: args},
+		stap: stap,
+		g:    getopt{prog: prog, args: args, table: OptionsOf(stap)},
 		inv: &Invocation{
 			LastPass: 5,
 			Runtime:  "kernel",
@@ -429,8 +441,30 @@ func (p *parser) option(m match) (stop bool, err error) {
 		return false, p.failf("Unhandled argument code %d", key[0])
 	case "use-http-server":
 		// Built without HTTP support, stap has no case for it and prints
-		// (char)LONG_OPT_USE_HTTP_SERVER, that is (char)269.
-		return false, p.failf("Unhandled argument code %d", 269-256)
+		// (char)LONG_OPT_USE_HTTP_SERVER: (char)269 in 4.8, (char)270 from
+		// 5.1 (LONG_OPT_BUILD_AS comes before it).
+		code := 269 - 256
+		if strverscmp(p.stap, "5.1") >= 0 {
+			code++
+		}
+		return false, p.failf("Unhandled argument code %d", code)
+	case "build-as":
+		if m.hasArg {
+			if _, err := user.Lookup(arg); err != nil {
+				return false, p.failf("ERROR: Failed converting userid \"%s\" to userid. Terminating.", arg)
+			}
+		}
+	case "language-server":
+		// A local mode (an LSP server on stdin); NeedsLocal refuses it.
+		p.languageServer = true
+	case "debug":
+		if err := p.refuseWithClientOptions("--debug", false); err != nil {
+			return false, err
+		}
+		p.push("--debug")
+		inv.KeepTmp = true // stap: --debug implies -k
+	case "semantic-keep-going":
+		p.push("--semantic-keep-going")
 	case "vp":
 		ok := len(arg) >= 1 && len(arg) <= 5
 		if ok {
@@ -539,8 +573,8 @@ func (p *parser) option(m match) (stop bool, err error) {
 		return true, nil
 	case "compatible":
 		p.push("--compatible=" + arg)
-		if strverscmp(arg, Version) > 0 {
-			return false, p.failf("ERROR: systemtap version %s cannot be compatible with future version %s", Version, arg)
+		if strverscmp(arg, p.stap) > 0 {
+			return false, p.failf("ERROR: systemtap version %s cannot be compatible with future version %s", p.stap, arg)
 		}
 		inv.Compatible = arg
 	case "sign-module":
@@ -715,7 +749,7 @@ func (p *parser) check() error {
 			inv.ScriptArgs = append(inv.ScriptArgs, a)
 		}
 	}
-	needScript := len(inv.ListServers) == 0 && inv.TrustServers == "" && !inv.DumpMode
+	needScript := len(inv.ListServers) == 0 && inv.TrustServers == "" && !inv.DumpMode && !p.languageServer
 	if p.benchLoops > 0 || p.benchThreads > 0 {
 		if p.clientOptions || p.remotes > 0 {
 			return p.fail(true, "Benchmark options are only for local use.")
@@ -729,6 +763,8 @@ func (p *parser) check() error {
 		return p.fail(true, "Cannot specify a script with -l/-L/--dump-* switches.")
 	case inv.DumpMode && inv.LastPass != 5:
 		return p.fail(true, "Cannot specify -p with -l/-L/--dump-* switches.")
+	case inv.DumpMode && p.languageServer:
+		return p.fail(true, "Cannot specify --language-server with -l/-L/--dump-* switches.")
 	case inv.DumpMode && inv.Run.Monitor:
 		return p.fail(true, "Cannot specify --monitor with -l/-L/--dump-* switches.")
 	}

@@ -157,7 +157,7 @@ func TestGetopt(t *testing.T) {
 		{"synonyms are not ambiguous", []string{"--colo=auto", "x"}, func(t *testing.T, inv *Invocation) {
 			assert.Equal(t, "auto", inv.Run.Color)
 		}},
-		{"own options take part in prefixes", []string{"--se=h:1", "--ss=/db", "--ser", "h2", "x"}, func(t *testing.T, inv *Invocation) {
+		{"own options take part in prefixes", []string{"--serv=h:1", "--ss=/db", "--ser", "h2", "x"}, func(t *testing.T, inv *Invocation) {
 			assert.Equal(t, []string{"h:1", "h2"}, inv.Servers)
 			assert.Equal(t, []string{"/db"}, inv.SSLDirs)
 		}},
@@ -313,8 +313,8 @@ func TestValidationErrors(t *testing.T) {
 		{[]string{"--co=1"}, true, []string{"p: option '--co=1' is ambiguous; possibilities: '--compatible' '--color' '--colour'"}},
 		{[]string{"--use-serv"}, true, []string{"p: option '--use-serv' is ambiguous; possibilities: '--use-server' '--use-server-on-error'"}},
 		{[]string{"--dump"}, true, []string{"p: option '--dump' is ambiguous; possibilities: '--dump-probe-types' '--dump-probe-aliases' '--dump-functions'"}},
-		{[]string{"--s"}, true, []string{"p: option '--s' is ambiguous; possibilities: '--skip-badvars' '--sign-module' '--suppress-handler-errors' '--sysroot' '--sysenv' '--suppress-time-limits' '--save-uprobes' '--server' '--ssl'"}},
-		{[]string{"--d"}, true, []string{"p: option '--d' is ambiguous; possibilities: '--disable-cache' '--download-debuginfo' '--dump-probe-types' '--dump-probe-aliases' '--dump-functions' '--dyninst'"}},
+		{[]string{"--s"}, true, []string{"p: option '--s' is ambiguous; possibilities: '--skip-badvars' '--sign-module' '--suppress-handler-errors' '--sysroot' '--sysenv' '--suppress-time-limits' '--save-uprobes' '--semantic-keep-going' '--server' '--ssl'"}},
+		{[]string{"--d"}, true, []string{"p: option '--d' is ambiguous; possibilities: '--disable-cache' '--download-debuginfo' '--dump-probe-types' '--dump-probe-aliases' '--dump-functions' '--dyninst' '--debug'"}},
 		{[]string{"-m", "a.ko", "--foo"}, true, []string{"Truncating module name to 'a'", "p: unrecognized option '--foo'"}},
 		// parse_cmdline
 		{[]string{"-p", "6"}, false, []string{"Invalid pass number (should be 1-5)."}},
@@ -357,8 +357,8 @@ func TestValidationErrors(t *testing.T) {
 		{[]string{"--target-namespaces=0"}, false, []string{"Invalid process ID number for target namespaces."}},
 		{[]string{"--monitor=0"}, false, []string{"Invalid monitor interval."}},
 		{[]string{"--suppress-time-limits", "-g"}, false, []string{"ERROR --suppress-time-limits requires guru mode (-g)"}},
-		{[]string{"--compatible=9.9"}, false, []string{"ERROR: systemtap version 4.8 cannot be compatible with future version 9.9"}},
-		{[]string{"--compatible=4.10"}, false, []string{"ERROR: systemtap version 4.8 cannot be compatible with future version 4.10"}},
+		{[]string{"--compatible=9.9"}, false, []string{"ERROR: systemtap version 5.6 cannot be compatible with future version 9.9"}},
+		{[]string{"--compatible=5.10"}, false, []string{"ERROR: systemtap version 5.6 cannot be compatible with future version 5.10"}},
 		{[]string{"-l", "x", "-L", "y"}, false, []string{"ERROR: only one of the -l/-L/--dump-* switches may be specified"}},
 		{[]string{"--dump-functions", "--dump-functions"}, false, []string{"ERROR: only one of the -l/-L/--dump-* switches may be specified"}},
 		{[]string{"--download-debuginfo=bad"}, false, []string{"ERROR: bad is not a valid value. Use 'yes', 'no', 'ask' or a timeout value."}},
@@ -373,7 +373,7 @@ func TestValidationErrors(t *testing.T) {
 		{[]string{"--rlimit-nproc=x"}, false, []string{"Unable to convert resource limit 'x' for rlimit-nproc"}},
 		{[]string{"-j"}, false, []string{"Unhandled argument code 106"}},
 		{[]string{"-J", "x"}, false, []string{"Unhandled argument code 74"}},
-		{[]string{"--use-http-server=x"}, false, []string{"Unhandled argument code 13"}},
+		{[]string{"--use-http-server=x"}, false, []string{"Unhandled argument code 14"}},
 		{[]string{"--server="}, false, []string{"p: ERROR: Missing argument to --server"}},
 		{[]string{"--ssl", ""}, false, []string{"p: ERROR: Missing argument to --ssl"}},
 		// --client-options (what a server's stap refuses)

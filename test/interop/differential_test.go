@@ -229,6 +229,6 @@ func TestTrustSources(t *testing.T) {
 	unsafe := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
 	assert.Equal(t, 1, unsafe.code)
 	assert.Contains(t, unsafe.stderr, "stap-client: WARNING: Certificate database '"+db+"' must not be writable by the group\n")
-	assert.Contains(t, unsafe.stderr, "stap-client: WARNING: Unable to use certificate database '"+db+"' due to errors\n")
+	assert.Contains(t, unsafe.stderr, "stap-client: WARNING: Unable to use certificate database '"+db+"' due to errors; fix it with: chmod go-w "+db+"\n")
 	assert.Contains(t, unsafe.stderr, "not trusted")
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,21 +56,12 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "interop:", err)
 		return 1
 	}
-	bin := os.Getenv("STAP_CLIENT_BIN")
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "stap-client-bin")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "interop:", err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		bin = filepath.Join(dir, "stap-client")
-		out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "interop: building stap-client: %v\n%s", err, out)
-			return 1
-		}
+	bin, cleanup, err := labenv.ClientBinary()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interop:", err)
+		return 1
 	}
+	defer cleanup()
 	theLab = &lab{vars: vars, bin: bin}
 	return m.Run()
 }
@@ -153,20 +143,4 @@ func listFiles(t *testing.T, dir string) []string {
 	return out
 }
 
-var normalizers = []struct {
-	re   *regexp.Regexp
-	with string
-}{
-	{regexp.MustCompile(`/tmp/stap[A-Za-z0-9]{6}`), "/tmp/stapXXXXXX"},
-	{regexp.MustCompile(`in [0-9]+usr/[0-9]+sys/[0-9]+real ms\.`), "in Nusr/Nsys/Nreal ms."},
-	{regexp.MustCompile(`using [0-9]+virt/[0-9]+res/[0-9]+shr/[0-9]+data kb, `), "using MEM kb, "},
-	// A Debian patch to stap prints this after failures; upstream does not.
-	{regexp.MustCompile(`(?m)^Tip: /usr/share/doc/systemtap/README\.Debian should help you get started\.\n`), ""},
-}
-
-func normalize(s string) string {
-	for _, n := range normalizers {
-		s = n.re.ReplaceAllString(s, n.with)
-	}
-	return s
-}
+func normalize(s string) string { return labenv.Normalize(s) }

@@ -162,7 +162,7 @@ need_root() {
 # for: the one linux-headers-amd64 depends on, else the newest
 # /lib/modules/*/build. Never the running kernel's (it has no headers here).
 lab_release() {
-	local dep rel d
+	local dep rel
 	dep=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null) || dep=
 	rel=$(grep -o 'linux-headers-[^ ,()]*' <<<"$dep" | head -n1) || rel=
 	rel=${rel#linux-headers-}
@@ -170,8 +170,13 @@ lab_release() {
 		printf '%s\n' "$rel"
 		return 0
 	fi
-	rel=
-	for d in /lib/modules/*/build; do
+	newest_headers ""
+}
+
+# newest_headers ROOT: the newest release with ROOT/lib/modules/*/build.
+newest_headers() {
+	local d rel=
+	for d in "$1"/lib/modules/*/build; do
 		[[ -d $d ]] || continue
 		d=${d%/build}
 		rel=$(printf '%s\n%s\n' "$rel" "${d##*/}" | sed '/^$/d' | sort -V | tail -n1)

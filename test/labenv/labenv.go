@@ -64,20 +64,12 @@ func Main(m *testing.M, envVar, tier, start string, setup func(vars map[string]s
 		fmt.Fprintf(os.Stderr, "%s: %v\n", tier, err)
 		return 1
 	}
-	bin := os.Getenv("STAP_CLIENT_BIN")
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "stap-client-bin")
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", tier, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		bin = filepath.Join(dir, "stap-client")
-		if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: building stap-client: %v\n%s", tier, err, out)
-			return 1
-		}
+	bin, cleanup, err := ClientBinary()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", tier, err)
+		return 1
 	}
+	defer cleanup()
 	setup(vars, bin)
 	return m.Run()
 }
@@ -126,4 +118,23 @@ func Get(t *testing.T, vars map[string]string, k string) string {
 		t.Fatalf("the lab description has no %s", k)
 	}
 	return v
+}
+
+// ClientBinary is $STAP_CLIENT_BIN, or else a stap-client built from
+// ../../cmd/stap-client (a tier's package directory) into a temporary
+// directory that cleanup removes.
+func ClientBinary() (bin string, cleanup func(), err error) {
+	if bin = os.Getenv("STAP_CLIENT_BIN"); bin != "" {
+		return bin, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "stap-client-bin")
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "stap-client")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("building stap-client: %v\n%s", err, out)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
 }

@@ -100,6 +100,8 @@ cat >"$root/init" <<'EOF'
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# Terminals, as on any system: stap-client asks staprun -V through one.
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 # Kernel messages (module taint notes) would mix with the output.

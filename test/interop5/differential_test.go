@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+package interop5
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
+)
+
+var fixtures = map[string]string{
+	"hello.stp":        hello + "\n",
+	"args.stp":         "probe begin { printf(\"%s %d\\n\", @1, $2); exit() }\n",
+	"usetap.stp":       "probe begin { printf(\"%d\\n\", mytapfunc()); exit() }\n",
+	"tapdir/mytap.stp": "function mytapfunc() { return 42 }\n",
+	"bad.stp":          "probe begin { printf(\"unterminated }\n",
+}
+
+func writeFixtures(t *testing.T, dir string) {
+	t.Helper()
+	for name, body := range fixtures {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	}
+}
+
+func removeProducts(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range ents {
+		if _, fixture := fixtures[e.Name()]; fixture || e.Name() == "tapdir" {
+			continue
+		}
+		require.NoError(t, os.RemoveAll(filepath.Join(dir, e.Name())))
+	}
+}
+
+// trustedHome is a HOME inside s's chroot whose database trusts s's
+// server, written by stap-client's --trust-servers (the 5.1 client cannot
+// add trust with current NSS; the cross checks are in trust_test.go).
+func trustedHome(t *testing.T, s server) string {
+	t.Helper()
+	home, _ := chrootDir(t, s, "home")
+	cwd, _ := chrootDir(t, s, "cwd")
+	add := ours(t, cwd, home, "", "--server="+s.addr(), "--trust-servers=ssl,no-prompt")
+	require.Equal(t, 0, add.code, add.stderr)
+	return home
+}
+
+// TestDifferential5 runs the main cases of test/interop through each
+// release's own real stap client (in its chroot) and through stap-client,
+// against that release's real server, in the same directory with the
+// same trust, and requires the same stdout, stderr, exit status and files.
+// Normalizations: labenv.Normalize's (temp dir names, timings and memory
+// figures, Debian's "Tip: README.Debian" line) and one of the lab's: the
+// real stap runs inside the chroot, so the paths stap-client prints carry
+// the chroot's directory in front. Nothing 5.x-specific.
+func TestDifferential5(t *testing.T) {
+	for _, s := range lab5.servers {
+		t.Run(s.suite, func(t *testing.T) {
+			home := trustedHome(t, s)
+			rel := s.release
+			cases := []struct {
+				name, stdin string
+				args        []string
+				module      bool
+			}{
+				{name: "p1 inline", args: []string{"-r", rel, "-p1", "-e", hello}},
+				{name: "p2 file", args: []string{"-r", rel, "-p2", "hello.stp"}},
+				{name: "p4 module saved", args: []string{"-r", rel, "-p4", "-e", hello}, module: true},
+				{name: "script args", args: []string{"-r", rel, "-p2", "args.stp", "foo bar", "42"}},
+				{name: "stdin script", args: []string{"-r", rel, "-p2", "-"}, stdin: hello + "\n"},
+				{name: "-I tapset dir", args: []string{"-r", rel, "-p2", "-I", "tapdir", "usetap.stp"}},
+				{name: "parse error", args: []string{"-r", rel, "-p2", "bad.stp"}},
+				{name: "semantic error", args: []string{"-r", rel, "-p2", "-e", "probe begin { x = nosuchfunc() }"}},
+				{name: "missing script", args: []string{"-r", rel, "-p2", "nosuch.stp"}},
+				{name: "verbose", args: []string{"-v", "-r", rel, "-p2", "hello.stp"}},
+				{name: "permuted options", args: []string{"hello.stp", "-p2", "-r", rel}},
+				{name: "-k keeps the temp dir", args: []string{"-k", "-r", rel, "-p2", "hello.stp"}},
+			}
+			if s.version >= "5.6" {
+				cases = append(cases, struct {
+					name, stdin string
+					args        []string
+					module      bool
+				}{name: "--semantic-keep-going", args: []string{"--semantic-keep-going", "-r", rel, "-p2", "-e",
+					"probe begin { x = nosuchfunc() } probe end { y = nosuchfunc2() }"}})
+			}
+			cwd, _ := chrootDir(t, s, "cwd")
+			writeFixtures(t, cwd)
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					removeProducts(t, cwd)
+					real := stap(t, s, cwd, home, tc.stdin, append([]string{"--use-server=" + s.addr()}, tc.args...)...)
+					removeProducts(t, cwd)
+					got := ours(t, cwd, home, tc.stdin, append([]string{"--server=" + s.addr()}, tc.args...)...)
+					got.stdout = strings.ReplaceAll(got.stdout, s.root+"/", "/")
+					got.stderr = strings.ReplaceAll(got.stderr, s.root+"/", "/")
+					assert.Equal(t, labenv.Normalize(real.stdout), labenv.Normalize(got.stdout), "stdout")
+					assert.Equal(t, labenv.Normalize(real.stderr), labenv.Normalize(got.stderr), "stderr")
+					assert.Equal(t, real.code, got.code, "exit status")
+					assert.Equal(t, real.files, got.files, "files left in the cwd")
+					if tc.module {
+						var kos []string
+						for _, f := range got.files {
+							if strings.HasSuffix(f, ".ko") {
+								kos = append(kos, f)
+							}
+						}
+						require.Len(t, kos, 1, "one module saved: %v", got.files)
+						data, err := os.ReadFile(filepath.Join(cwd, kos[0]))
+						require.NoError(t, err)
+						assert.Equal(t, "\x7fELF", string(data[:4]), "a real kernel module")
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestOptionsAgainst56: --semantic-keep-going reaches a 5.6 server and
+// its SEMANTIC_ERROR catalog comes back; --se is ambiguous for stap-client
+// (5.6's semantic-keep-going and our --server) where stap 5.6 takes it
+// for --semantic-keep-going.
+func TestOptionsAgainst56(t *testing.T) {
+	s := lab5.server(t, "sid")
+	home := trustedHome(t, s)
+	cwd, _ := chrootDir(t, s, "cwd")
+	writeFixtures(t, cwd)
+	got := ours(t, cwd, home, "", "--server="+s.addr(), "--semantic-keep-going", "-r", s.release, "-p2", "-e",
+		"probe begin { x = nosuchfunc() }")
+	assert.Equal(t, 1, got.code)
+	assert.Contains(t, got.stderr, "SEMANTIC_ERRORS: ")
+	assert.Contains(t, got.stderr, "SEMANTIC_ERRORS_END")
+	ok := ours(t, cwd, home, "", "--server="+s.addr(), "--semantic-keep-going", "-r", s.release, "-p2", "hello.stp")
+	assert.Equal(t, 0, ok.code, ok.stderr)
+	assert.Contains(t, ok.stdout, "begin")
+
+	se := ours(t, cwd, home, "", "--se=x", "hello.stp")
+	assert.Equal(t, 1, se.code)
+	assert.Contains(t, se.stderr, "stap-client: option '--se=x' is ambiguous; possibilities: '--semantic-keep-going' '--server'\n")
+	// stap 5.6 itself lists only its own; ours adds --server and --ssl.
+	real := stap(t, s, cwd, home, "", "--s")
+	mine := ours(t, cwd, home, "", "--s")
+	want := strings.Replace(strings.Replace(real.stderr, "stap: ", "stap-client: ", 1), "'--semantic-keep-going'\n", "'--semantic-keep-going' '--server' '--ssl'\n", 1)
+	assert.Equal(t, want, mine.stderr)
+	assert.Equal(t, real.code, mine.code)
+}

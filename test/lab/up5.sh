@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Brings up the systemtap 5.x compile servers for the tests: 5.1 (trixie)
+# and 5.6 (sid), each chroot's own stap-serverd run as the chroot's
+# unprivileged user stapc5srv, both in the network namespace "stapc5lab"
+# at 10.231.5.1 (ports 5551 and 5556). Builds the chroots first if the
+# cache lacks them (chroot5.sh). Describes the lab in STATEDIR/lab5.env.
+# Usage: up5.sh STATEDIR   (root). Tear down with down5.sh STATEDIR.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib5.sh
+source "$here/lib5.sh"
+export PATH=$LAB_PATH
+umask 022
+
+need_root
+set_statedir "${1:-}"
+t0=$SECONDS
+bash "$here/chroot5.sh" || die "the systemtap 5.x chroots could not be built (see above)"
+
+lab_lock
+mkdir -p "$statedir"
+started=0
+lab_cleanup() {
+	if [[ $1 -ne 0 && $started == 1 ]]; then
+		say "stopping what this run started"
+		(lab_stop_recorded "$statedir") || true
+		if netns_is_ours; then ip netns del "$LAB_NETNS" || true; fi
+	fi
+}
+
+# Anything from an earlier run goes first: the servers are quick to start.
+lab_stop_recorded "$statedir"
+if netns_exists; then
+	netns_is_ours || die "network namespace $LAB_NETNS exists but was not made by up5.sh; remove it with 'ip netns del $LAB_NETNS' if it is stale"
+	busy=$(ip netns pids "$LAB_NETNS" | tr '\n' ' ')
+	[[ -z ${busy// /} ]] || die "network namespace $LAB_NETNS is in use by PIDs $busy"
+	ip netns del "$LAB_NETNS"
+fi
+ip netns add "$LAB_NETNS"
+started=1
+ip -n "$LAB_NETNS" link set lo up
+if ip -n "$LAB_NETNS" link add "$LAB_IF" type veth peer name "$LAB_IF_PEER" 2>/dev/null; then
+	ip -n "$LAB_NETNS" link set "$LAB_IF_PEER" up
+else
+	ip -n "$LAB_NETNS" link add "$LAB_IF" type dummy || die "creating $LAB_IF in $LAB_NETNS"
+fi
+ip -n "$LAB_NETNS" link set "$LAB_IF" alias "$LAB_MARKER"
+ip -n "$LAB_NETNS" addr add "$LAB_ADDR/24" dev "$LAB_IF"
+ip -n "$LAB_NETNS" link set "$LAB_IF" up
+: >"$statedir/pids"
+
+env5=$statedir/lab5.env.new
+{
+	echo "# Written by test/lab/up5.sh; clients run with: ip netns exec $LAB_NETNS ..."
+	echo "LAB5_NETNS=$LAB_NETNS"
+	echo "LAB5_ADDR=$LAB_ADDR"
+	echo "LAB5_SUITES=${LAB5_SUITES[*]}"
+	echo "LAB5_STATEDIR=$statedir"
+} >"$env5"
+
+# Started one after the other: two certificates made within half a second
+# can share a serial (LAB-NOTES.md).
+for suite in "${LAB5_SUITES[@]}"; do
+	root=$LAB5_CACHE/$suite
+	port=$(lab5_port "$suite")
+	rel=$(chroot5_release "$root") || die "$suite: no kernel headers in $root"
+	version=$(chroot "$root" env -i PATH="$LAB_PATH" stap -V 2>&1 | sed -n 's/.*(version \([0-9.]*\).*/\1/p' | head -n1)
+	[[ -n $version ]] || die "$suite: cannot read stap -V in $root"
+	ids=$(chroot "$root" id -u "$LAB5_USER"):$(chroot "$root" id -g "$LAB5_USER")
+	home=/home/$LAB5_USER
+	cert=$root$home/.systemtap/ssl/server/stap.cert
+	log=$home/server-$port.log
+	: >"$root$log"
+	chown "$ids" "$root$log"
+	# TMPDIR inside the chroot: the server's request dirs stay there.
+	(
+		close_fds
+		cd /
+		exec setsid -w ip netns exec "$LAB_NETNS" sh -c "$(lab5_mounts "$root") && cd $root$home && exec chroot --userspec=$ids $root env -i HOME=$home USER=$LAB5_USER LOGNAME=$LAB5_USER PATH=$LAB_PATH LANG=C.UTF-8 TMPDIR=/tmp DBUS_SYSTEM_BUS_ADDRESS=$LAB_NO_DBUS $STAP_SERVERD -r $rel --port $port --log $log"
+	) </dev/null >>"$statedir/server-$suite.out" 2>&1 &
+	launcher=$!
+	printf '%s launcher\n' "$launcher" >>"$statedir/pids"
+	server_pid=
+	deadline=$((SECONDS + 20))
+	while [[ -z $server_pid ]]; do
+		for pid in $launcher $(descendants "$launcher"); do
+			if pid_matches "$pid" "$STAP_SERVERD -r $rel --port $port"; then
+				server_pid=$pid
+				break
+			fi
+		done
+		[[ -n $server_pid ]] && break
+		if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
+			tail -n 20 "$statedir/server-$suite.out" "$root$log" >&2 || true
+			die "$suite: stap-serverd did not start"
+		fi
+		sleep 0.1
+	done
+	printf '%s stap-serverd\n' "$server_pid" >>"$statedir/pids"
+	deadline=$((SECONDS + 90))
+	until [[ -s $cert ]] && ip netns exec "$LAB_NETNS" ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$server_pid,"; do
+		if ! pid_matches "$server_pid" "$STAP_SERVERD" || ((SECONDS >= deadline)); then
+			tail -n 20 "$statedir/server-$suite.out" "$root$log" >&2 || true
+			die "$suite: stap-serverd (PID $server_pid) is not listening on $port with $cert"
+		fi
+		sleep 0.2
+	done
+	install -d -m 0755 "$statedir/certs-$suite"
+	install -m 0644 "$cert" "$statedir/certs-$suite/stap.cert"
+	up=${suite^^}
+	{
+		echo "LAB5_${up}_ROOT=$root"
+		echo "LAB5_${up}_PORT=$port"
+		echo "LAB5_${up}_RELEASE=$rel"
+		echo "LAB5_${up}_VERSION=$version"
+		echo "LAB5_${up}_CERTDIR=$statedir/certs-$suite"
+		echo "LAB5_${up}_SERVER_PID=$server_pid"
+		echo "LAB5_${up}_SERVER_LOG=$root$log"
+	} >>"$env5"
+	say "$suite: stap-serverd $version PID $server_pid (-r $rel) on $LAB_ADDR:$port"
+	sleep 1
+done
+mv -f "$env5" "$statedir/lab5.env"
+say "lab5 up in $((SECONDS - t0)) s: $statedir/lab5.env"
