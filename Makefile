@@ -8,12 +8,16 @@ BINDIR   ?= $(PREFIX)/bin
 DATADIR  ?= $(PREFIX)/share
 MANDIR   ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
-ZSHCOMPDIR  ?= $(DATADIR)/zsh/vendor-completions
+# zsh looks in PREFIX/share/zsh/site-functions (/usr/local by default);
+# Debian's packages use /usr/share/zsh/vendor-completions.
+ZSHCOMPDIR  ?= $(DATADIR)/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
 VERSION  ?= $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo dev)
-# Static and reproducible by default; distros may override GOFLAGS/LDFLAGS.
+# Static and reproducible by default; distros may override GOFLAGS and
+# GO_LDFLAGS (not LDFLAGS: distro build environments export LDFLAGS for the
+# C linker, such as -Wl,-z,relro, which go build -ldflags would refuse).
 export CGO_ENABLED ?= 0
 GOFLAGS  ?= -trimpath -buildvcs=false
-LDFLAGS  ?= -s -w -buildid= -X main.version=$(VERSION)
+GO_LDFLAGS ?= -s -w -buildid= -X main.version=$(VERSION)
 
 # Where the real-server test lab keeps its state (logs, certificates).
 LAB_STATE ?= $(CURDIR)/.lab
@@ -32,17 +36,20 @@ MAN := bin/stap-client.8.gz
 DEB_VERSION := $(patsubst v%,%,$(VERSION))
 DEB_ARCH ?= $(shell $(GO) env GOARCH)
 DEB := bin/stap-client_$(DEB_VERSION)_$(DEB_ARCH).deb
+# The RPM: rpmbuild names it after the spec's Version (= VERSION) and arch.
+RPM_ARCH ?= $(shell uname -m)
+RPM := bin/rpm/RPMS/$(RPM_ARCH)/stap-client-$(DEB_VERSION)-1.$(RPM_ARCH).rpm
 # File times inside the .deb: the last commit's, so two builds match.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 
 .PHONY: all build test unit lint interop lab-up lab-down lab5-up lab5-down demo install uninstall clean \
-	man completions deb reproducible test-deps pkg-check
+	man completions deb rpm reproducible test-deps pkg-check
 
 all: build
 
 build:
-	$(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stap-client
+	$(GO) build $(GOFLAGS) -ldflags '$(GO_LDFLAGS)' -o $(BIN) ./cmd/stap-client
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -107,16 +114,35 @@ uninstall:
 # completions, the copyright file; staprun comes from systemtap-runtime.
 deb: $(DEB)
 
-$(DEB): build man packaging/deb/control.in packaging/deb/copyright
+$(DEB): build man $(wildcard packaging/deb/*)
 	rm -rf bin/deb-root
 	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/bin/deb-root PREFIX=/usr
 	install -D -m 0644 packaging/deb/copyright bin/deb-root/usr/share/doc/stap-client/copyright
+	gzip -9n < packaging/deb/changelog > bin/deb-root/usr/share/doc/stap-client/changelog.gz
+	install -D -m 0644 packaging/deb/lintian-overrides bin/deb-root/usr/share/lintian/overrides/stap-client
 	mkdir -p bin/deb-root/DEBIAN
 	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
 	  -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN bin/deb-root | cut -f1)/" \
 	  packaging/deb/control.in > bin/deb-root/DEBIAN/control
+	cd bin/deb-root && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
 	find bin/deb-root -depth -exec touch --no-dereference --date=@$(SOURCE_DATE_EPOCH) {} +
 	dpkg-deb --root-owner-group -Zxz --build bin/deb-root $@
+
+# An RPM with rpmbuild from packaging/rpm/stap-client.spec, as Fedora would
+# build it: from a tarball of the work tree (without dot-directories and
+# bin), compiled in rpmbuild's own directory. --nodeps: on Debian the
+# BuildRequires (golang, make) are not rpm packages; --nocheck: make test
+# runs the unit tests already. No brp-compress: Debian's needs bash as
+# /bin/sh, and the man page is gzipped already.
+rpm: $(RPM)
+
+$(RPM): $(wildcard $(shell git ls-files 2>/dev/null)) packaging/rpm/stap-client.spec
+	rm -rf bin/rpm && mkdir -p bin/rpm/SOURCES
+	tar --exclude='./.*' --exclude=./bin --transform 's,^\.,stap-client-$(DEB_VERSION),' \
+	  -czf bin/rpm/SOURCES/stap-client-$(DEB_VERSION).tar.gz .
+	rpmbuild -bb --nodeps --nocheck --quiet --define '_topdir $(CURDIR)/bin/rpm' \
+	  --define '__brp_compress %{nil}' \
+	  --target $(RPM_ARCH) packaging/rpm/stap-client.spec
 
 # Two builds give the same bytes: the second from a copy of the tree at
 # another path (without dot-directories: git, lab state) with an empty build
@@ -124,20 +150,23 @@ $(DEB): build man packaging/deb/control.in packaging/deb/copyright
 reproducible: build
 	@d=$$(mktemp -d) && trap 'chmod -R u+w "$$d"; rm -rf "$$d"' EXIT && \
 	tar --exclude='./.*' --exclude=./bin -cf - . | tar -xf - -C "$$d" && \
-	(cd "$$d" && GOCACHE="$$d/.cache" $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o "$$d/stap-client" ./cmd/stap-client) && \
+	(cd "$$d" && GOCACHE="$$d/.cache" $(GO) build $(GOFLAGS) -ldflags '$(GO_LDFLAGS)' -o "$$d/stap-client" ./cmd/stap-client) && \
 	if cmp -s $(BIN) "$$d/stap-client"; then echo "reproducible: two builds are identical ($$(sha256sum < $(BIN) | cut -c1-16))"; \
 	else echo "reproducible: FAILED: $(BIN) and a second build differ" >&2; exit 1; fi
 
 # What the tests need from apt on a fresh Debian 12: man to render the page,
-# zsh to parse its completion file.
+# zsh to parse its completion file, lintian and rpmlint to check the
+# packages, rpm (rpmbuild) to build the RPM.
 test-deps:
-	@command -v man >/dev/null && command -v zsh >/dev/null && command -v dpkg-deb >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db zsh dpkg; }
+	@(for c in man zsh dpkg-deb lintian rpmbuild rpmlint; do command -v $$c >/dev/null || exit 1; done) || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    man-db zsh dpkg lintian rpm rpmlint; }
 
 # Packaging checks: install/uninstall layout, the .deb's contents and a
-# dpkg -i into a throwaway root, reproducibility.
-pkg-check: test-deps reproducible deb
-	bash test/pkg/check.sh "$(CURDIR)" "$(DEB)"
+# dpkg -i into a throwaway root, reproducibility, lintian, the version
+# scheme, the RPM with rpmlint and an rpm -i into a throwaway root.
+pkg-check: test-deps reproducible deb rpm
+	bash test/pkg/check.sh "$(CURDIR)" "$(DEB)" "$(RPM)"
 
 clean:
 	rm -rf bin
