@@ -48,6 +48,25 @@ func write(dir string) error {
 	return nil
 }
 
+// refused says whether stap-client refuses the option (it needs a local
+// translator, or a runtime other than kernel modules): the completions do
+// not offer it.
+func refused(o stapargs.Option) bool {
+	switch o.Long {
+	case "dyninst", "bpf", "monitor":
+		return true
+	}
+	return o.Class == stapargs.NeedsLocalStap
+}
+
+// values are the values the completions offer: those stap-client accepts.
+func values(o stapargs.Option) []string {
+	if o.Long == "runtime" {
+		return []string{"kernel"} // the others are refused
+	}
+	return o.Values
+}
+
 // valueKind says how to complete an option's value: "words" (o.Values),
 // "dirs", "files" or "" (free text, nothing to offer).
 func valueKind(o stapargs.Option) string {
@@ -63,22 +82,26 @@ func valueKind(o stapargs.Option) string {
 }
 
 // bash writes a self-contained completion function (no bash-completion
-// helpers needed) that handles "-p 4", "--opt value" and "--opt=value".
+// helpers needed) that handles "-p 4", "-p4", "--opt value" and
+// "--opt=value". File and directory names go through compopt -o filenames,
+// so that bash quotes them and ends a directory with "/", not a space.
 func bash(opts []stapargs.Option) string {
-	var words, optional []string
+	var words, optional, attached []string
 	valueCases := map[string][]string{} // case body -> spellings
 	for _, o := range opts {
-		if o.Short != 0 {
-			words = append(words, "-"+string(o.Short))
-		}
-		if o.Long != "" {
-			switch {
-			case o.Arg == stapargs.RequiredArgument:
-				words = append(words, "--"+o.Long+"=")
-			case o.Arg == stapargs.OptionalArgument && len(o.Values) > 0:
-				words = append(words, "--"+o.Long, "--"+o.Long+"=")
-			default:
-				words = append(words, "--"+o.Long)
+		if !refused(o) {
+			if o.Short != 0 {
+				words = append(words, "-"+string(o.Short))
+			}
+			if o.Long != "" {
+				switch {
+				case o.Arg == stapargs.RequiredArgument:
+					words = append(words, "--"+o.Long+"=")
+				case o.Arg == stapargs.OptionalArgument && len(o.Values) > 0:
+					words = append(words, "--"+o.Long, "--"+o.Long+"=")
+				default:
+					words = append(words, "--"+o.Long)
+				}
 			}
 		}
 		if o.Arg == stapargs.NoArgument {
@@ -90,13 +113,16 @@ func bash(opts []stapargs.Option) string {
 		var body string
 		switch valueKind(o) {
 		case "words":
-			body = fmt.Sprintf(`COMPREPLY=($(compgen -W '%s' -- "$cur"))`, strings.Join(o.Values, " "))
+			body = fmt.Sprintf(`_stap_client_reply -W '%s'`, strings.Join(values(o), " "))
 		case "dirs":
-			body = `COMPREPLY=($(compgen -d -- "$cur"))`
+			body = `_stap_client_reply -d`
 		case "files":
-			body = `COMPREPLY=($(compgen -f -- "$cur"))`
+			body = `_stap_client_reply -f`
 		default:
 			body = `COMPREPLY=()`
+		}
+		if o.Short != 0 && valueKind(o) != "" && !refused(o) {
+			attached = append(attached, string(o.Short))
 		}
 		valueCases[body] = append(valueCases[body], o.Spellings()...)
 	}
@@ -107,8 +133,27 @@ func bash(opts []stapargs.Option) string {
 	sort.Strings(bodies)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "# bash completion for stap-client; %s.\n\n", header)
-	b.WriteString(`# _stap_client_value OPTION: complete $cur as the value of OPTION; fails if
+	fmt.Fprintf(&b, "# SPDX-License-Identifier: GPL-2.0-or-later\n# bash completion for stap-client; %s.\n\n", header)
+	b.WriteString(`# _stap_client_reply -W WORDS | -d | -f: complete $cur from WORDS, or as a
+# directory or file name. Names stay one word each, whatever they hold.
+_stap_client_reply()
+{
+    local c=$cur i
+    if [[ $1 != -W ]]; then
+        compopt -o filenames 2>/dev/null
+        # Undo the quoting typed so far (\ and a leading quote): compgen
+        # matches names, not shell words.
+        c=${c#[\"\']}
+        cur=
+        for ((i = 0; i < ${#c}; i++)); do
+            [[ ${c:i:1} == \\ ]] && ((i++))
+            cur+=${c:i:1}
+        done
+    fi
+    mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
+}
+
+# _stap_client_value OPTION: complete $cur as the value of OPTION; fails if
 # OPTION takes no value.
 _stap_client_value()
 {
@@ -144,6 +189,19 @@ _stap_client()
             *) _stap_client_value "$prev" && return ;;
         esac
     fi
+    if [[ $cur == -[`)
+	b.WriteString(strings.Join(attached, ""))
+	b.WriteString(`]* ]]; then
+        # A value attached to a short option: -p4, -I/usr/share/...
+        local opt=${cur:0:2} i
+        cur=${cur:2}
+        _stap_client_value "$opt"
+        for i in "${!COMPREPLY[@]}"; do
+            [[ -d ${COMPREPLY[i]} ]] && COMPREPLY[i]+=/ && compopt -o nospace 2>/dev/null
+            COMPREPLY[i]=$opt${COMPREPLY[i]}
+        done
+        return
+    fi
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '`)
 	b.WriteString(strings.Join(words, " "))
@@ -151,7 +209,7 @@ _stap_client()
         [[ ${#COMPREPLY[@]} -eq 1 && $COMPREPLY == *= ]] && compopt -o nospace 2>/dev/null
         return
     fi
-    COMPREPLY=($(compgen -f -- "$cur"))
+    _stap_client_reply -f
 }
 complete -F _stap_client stap-client
 `)
@@ -163,13 +221,16 @@ complete -F _stap_client stap-client
 // values, which getopt takes only attached.
 func zsh(opts []stapargs.Option) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#compdef stap-client\n# zsh completion for stap-client; %s.\n\n_arguments -s -S \\\n", header)
+	fmt.Fprintf(&b, "#compdef stap-client\n# SPDX-License-Identifier: GPL-2.0-or-later\n# zsh completion for stap-client; %s.\n\n_arguments -s -S \\\n", header)
 	for _, o := range opts {
+		if refused(o) {
+			continue
+		}
 		desc := zshEscape(describe(o))
 		action := ""
 		switch valueKind(o) {
 		case "words":
-			action = "(" + strings.Join(o.Values, " ") + ")"
+			action = "(" + strings.Join(values(o), " ") + ")"
 		case "dirs":
 			action = "_files -/"
 		case "files":
@@ -219,8 +280,6 @@ func describe(o stapargs.Option) string {
 		return "stap option, sent to the compile server"
 	case stapargs.Local:
 		return "stap option, applied locally"
-	case stapargs.NeedsLocalStap:
-		return "stap option that needs a local translator (refused)"
 	case stapargs.ServerControl:
 		return "choose, list or trust compile servers"
 	}

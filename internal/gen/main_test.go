@@ -25,15 +25,28 @@ func TestCommittedCompletionsMatch(t *testing.T) {
 	}
 }
 
-// TestCompletionsHaveEveryOption checks that each spelling in the table is
-// offered by both shells.
+// TestCompletionsHaveEveryOption checks that each spelling in the table
+// that stap-client accepts is offered by both shells, and that none it
+// refuses is.
 func TestCompletionsHaveEveryOption(t *testing.T) {
 	b, z := bash(stapargs.Options()), zsh(stapargs.Options())
+	words := b[strings.Index(b, "compgen -W '--"):]
+	words = words[:strings.Index(words, "' --")+1]
 	for _, o := range stapargs.Options() {
 		for _, s := range o.Spellings() {
-			assert.Regexp(t, `[ ']`+regexpQuote(s)+`[= ']`, b, "bash: %s", s)
+			if refused(o) {
+				assert.NotRegexp(t, `[ ']`+regexpQuote(s)+`[= ']`, words, "bash offers refused %s", s)
+				assert.NotRegexp(t, `'\*?`+regexpQuote(s)+`[=+\[]`, z, "zsh offers refused %s", s)
+				continue
+			}
+			assert.Regexp(t, `[ ']`+regexpQuote(s)+`[= ']`, words, "bash: %s", s)
 			assert.Regexp(t, `'\*?`+regexpQuote(s)+`[=+\[]`, z, "zsh: %s", s)
 		}
+	}
+	for _, s := range []string{"-i", "-R", "--remote", "--dyninst", "--bpf", "--monitor", "--client-options"} {
+		o, ok := stapargs.Lookup(s)
+		require.True(t, ok, s)
+		assert.True(t, refused(o), "%s is refused by stap-client", s)
 	}
 }
 
@@ -49,6 +62,7 @@ func TestBashCompletes(t *testing.T) {
 	}
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "certs"), 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "my dir"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "cfile"), nil, 0o644))
 	tests := []struct {
 		words []string // the last one is being completed
@@ -64,11 +78,18 @@ func TestBashCompletes(t *testing.T) {
 		{[]string{"stap-client", "-e", "x", "cf"}, "cfile"},
 		{[]string{"stap-client", "-r", ""}, ""},
 		{[]string{"stap-client", "--list-servers", "cf"}, "cfile"},
+		{[]string{"stap-client", "-p"}, "-p1 -p2 -p3 -p4 -p5"},
+		{[]string{"stap-client", "-p4"}, "-p4"},
+		{[]string{"stap-client", "-Ic"}, "-Icerts/"},
+		{[]string{"stap-client", "--runtime="}, "kernel"},
+		{[]string{"stap-client", "--cl"}, ""},
+		{[]string{"stap-client", "--dyn"}, ""},
+		{[]string{"stap-client", "--rem"}, ""},
 	}
 	file, err := filepath.Abs(filepath.Join("..", "..", "completions", "stap-client.bash"))
 	require.NoError(t, err)
 	for _, tt := range tests {
-		script := `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); _stap_client; printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '`
+		script := `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); _stap_client 2>&1; printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '`
 		args := append([]string{"-c", script, "bash", file}, tt.words...)
 		cmd := exec.Command("bash", args...)
 		cmd.Dir = dir
