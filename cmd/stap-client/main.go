@@ -7,16 +7,19 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/stap-client/stap-client/internal/client"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "unknown"
+// version is set at build time with -ldflags "-X main.version=..."; without
+// it (go build, go install) buildVersion asks the Go toolchain's record.
+var version string
 
 func main() {
-	env, err := client.OSEnv(os.Args[1:], version)
+	info, ok := debug.ReadBuildInfo()
+	env, err := client.OSEnv(os.Args[1:], buildVersion(version, info, ok))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: ERROR: %v\n", client.Prog, err)
 		os.Exit(1)
