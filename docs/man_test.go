@@ -97,3 +97,22 @@ func TestManRenders(t *testing.T) {
 		assert.Contains(t, out.String(), want)
 	}
 }
+
+// TestManPageRefsAndRules: the page refers to pages Debian and Fedora ship
+// (stap-server(8); there is no stap-serverd(8)), its exit status states
+// the pass-5 interrupt rule, and its COMPATIBILITY list has the hints
+// stap-client words differently.
+func TestManPageRefsAndRules(t *testing.T) {
+	text := plain(t)
+	assert.NotRegexp(t, `stap-serverd \(8\)`, text)
+	assert.Contains(t, text, ".BR stap-server (8)")
+	exit := text[strings.Index(text, ".SH EXIT STATUS"):]
+	exit = exit[:strings.Index(exit[1:], ".SH ")]
+	for _, want := range []string{"as SIGTERM", "exits with status 0, so does stap-client", "before pass 5", "third interrupt during pass 5"} {
+		assert.Contains(t, exit, want, "EXIT STATUS")
+	}
+	compat := text[strings.Index(text, ".SH COMPATIBILITY"):]
+	for _, want := range []string{"Give the script as a file name", "[man stap-client]"} {
+		assert.Contains(t, compat, want, "COMPATIBILITY")
+	}
+}

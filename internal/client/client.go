@@ -203,6 +203,13 @@ func Run(ctx context.Context, env Env) int {
 	return r.compile(ctx)
 }
 
+// stap suggests -i when no script is given; stap-client refuses -i (it
+// needs a local translator), so it says how to give a script instead.
+const (
+	stapInteractiveHint = "Try '-i' for building a script interactively."
+	scriptHint          = "Give the script as a file name, or with -e 'SCRIPT'."
+)
+
 func (r *run) printParseError(err error) {
 	var ue *stapargs.UsageError
 	if errors.As(err, &ue) {
@@ -210,12 +217,13 @@ func (r *run) printParseError(err error) {
 			printVersion(r.env.Stdout, r.env.Version)
 		}
 		for _, l := range ue.Lines {
+			if l == stapInteractiveHint {
+				l = scriptHint
+			}
 			r.errf("%s", l)
 		}
 		if ue.Usage {
-			for _, l := range stapargs.UsageHint() {
-				r.errf("%s", l)
-			}
+			r.usageHint()
 		}
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/stap-client/stap-client/internal/stapargs"
@@ -121,9 +122,11 @@ func (r *run) adjustPrivilege() bool {
 	return true
 }
 
+// usageHint is stap's two lines after a usage error, pointing to
+// stap-client's page rather than stap's.
 func (r *run) usageHint() {
 	for _, l := range stapargs.UsageHint() {
-		r.errf("%s", l)
+		r.errf("%s", strings.Replace(l, "[man stap]", "[man stap-client]", 1))
 	}
 }
 

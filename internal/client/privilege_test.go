@@ -137,7 +137,7 @@ func TestPass5NormalUserRefused(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "You are trying to run systemtap as a normal user.\n"+
 		"You should either be root, or be part of the group \"stapusr\" and possibly one of the groups \"stapsys\" or \"stapdev\".  [man stap]\n"+
-		"Try '--help' for more information. [man stap]\n"+
+		"Try '--help' for more information. [man stap-client]\n"+
 		"A message like [man foo] means for more info, run % man foo\n", r.stderr)
 	assert.Empty(t, entries(t, r.tmp))
 }
@@ -146,6 +146,6 @@ func TestPass5GuruNeedsStapdev(t *testing.T) {
 	r := runAs(t, Credentials{Stapusr: true}, "--server=127.0.0.1:1", "--ssl="+t.TempDir(), "-g", "-e", "probe begin { exit() }")
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "You can't specify -g and --privilege=stapusr together.\n"+
-		"Try '--help' for more information. [man stap]\n"+
+		"Try '--help' for more information. [man stap-client]\n"+
 		"A message like [man foo] means for more info, run % man foo\n", r.stderr)
 }
