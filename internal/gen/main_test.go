@@ -82,7 +82,7 @@ func TestBashCompletes(t *testing.T) {
 		{[]string{"stap-client", "-p4"}, "-p4"},
 		{[]string{"stap-client", "-Ic"}, "-Icerts/"},
 		{[]string{"stap-client", "--runtime="}, "kernel"},
-		{[]string{"stap-client", "--cl"}, ""},
+		{[]string{"stap-client", "--cl"}, "--clean-cache"}, // not --client-options
 		{[]string{"stap-client", "--dyn"}, ""},
 		{[]string{"stap-client", "--rem"}, ""},
 	}

@@ -60,7 +60,7 @@ func TestBashCompletionInTerminal(t *testing.T) {
 		{"-p value separate", "stap-client -p 3", "stap-client -p 3 ", nil, nil},
 		{"script file", "stap-client -v scr", "stap-client -v script.stp ", nil, nil},
 		{"refused options are not offered", "stap-client --c", "stap-client --c",
-			[]string{"--color", "--compatible="}, []string{"--clean-cache", "--client-options"}},
+			[]string{"--color", "--compatible="}, []string{"--client-options"}},
 		{"--runtime offers kernel only", "stap-client --runtime=", "stap-client --runtime=kernel ", nil, nil},
 		{"long option with a value", "stap-client --ss", "stap-client --ssl=", nil, nil},
 	}
