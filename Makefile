@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # stap-client: build, test, install. GNU conventions; DESTDIR stages.
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
@@ -55,6 +56,15 @@ lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
+	@# Every tracked Go file, shell script (by name or shebang) and Makefile
+	@# carries the SPDX line in its first three lines (after a shebang or
+	@# zsh's #compdef).
+	@missing=$$(git ls-files | while read -r f; do \
+	  [ -f "$$f" ] || continue; \
+	  case $$f in *.go|*.sh|*.bash|Makefile) ;; *) head -c2 "$$f" | grep -q '^#!' || continue ;; esac; \
+	  head -n 3 "$$f" | grep -q 'SPDX-License-Identifier: GPL-2.0-or-later' || echo "$$f"; \
+	done); \
+	if [ -n "$$missing" ]; then echo "lint: no '# SPDX-License-Identifier: GPL-2.0-or-later' line in:" $$missing >&2; exit 1; fi
 
 # Every test, the real-server tier included. That tier installs Debian's
 # systemtap-server and runs it in a network namespace; it needs root. Set

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Discovery benchmark (issue 4): time from process start to the TCP connect
 # to the chosen compile server, found by mDNS with the default spec, for
 # stap-client and for the real `stap --use-server`, on the network lab

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Failover benchmark (issue 9): with a dead first server in --server's
 # order, how long until the connection to the live second one starts, and
 # until the run ends. Two dead kinds, from the network lab

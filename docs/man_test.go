@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package docs holds the man page; its tests keep the page in step with the
 // code.
 package docs

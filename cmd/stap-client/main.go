@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Command stap-client compiles SystemTap scripts on a compile server: a
 // drop-in for stap's compile-server client.
 package main

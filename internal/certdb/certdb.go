@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package certdb reads the NSS certificate databases systemtap keeps its
 // trusted compile servers in (sql: format, cert9.db and key4.db), without
 // NSS: SQLite through a pure-Go driver, and NSS's trust rules re-implemented

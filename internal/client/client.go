@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package client is one stap-client run: from the parsed invocation to the
 // exit status, printing what stap prints along the way.
 package client

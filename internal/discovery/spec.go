@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package discovery turns --server specifications and the answers of mDNS
 // and of unicast DNS-SD (RFC 6763) into an ordered list of candidate
 // compile servers.

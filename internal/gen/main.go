@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Command gen writes the shell completions from the option table, so they
 // cannot drift from what the parser accepts:
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package response unpacks a compile server's response zip into a private
 // directory without letting it write anywhere else, and interprets it as
 // stap 4.8 does.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package stapargs parses a stap 4.8 command line the way stap itself does:
 // GNU getopt_long over stap's option table (plus stap-client's own --server
 // and --ssl), then stap's parse_cmdline and check_options rules. The result

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package staprun is pass 5: the staprun command line stap 4.8 builds for
 // a kernel module, and running it as stap does (messages, signals, exit).
 package staprun

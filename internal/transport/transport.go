@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package transport talks to a compile server: TLS with the server's
 // certificate pinned against the user's trust stores, the length-prefixed
 // request, and the response read to EOF.

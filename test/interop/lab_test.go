@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package interop runs stap-client and the real stap side by side against
 // the real stap-serverd that test/lab/up.sh starts in a network namespace.
 package interop

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The man page's Hello World through stap-client and a real compile server:
 # starts the lab (installing what it needs), compiles on this host (pass 4),
 # then runs the example through pass 5 in a real kernel under qemu, and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Tears down what up.sh STATEDIR started: the recorded server processes
 # (checked against /proc/PID/cmdline, with their process group and
 # descendants) and the "stapclab" network namespace. STATEDIR's contents

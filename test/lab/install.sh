@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs what the real-server lab needs on Debian 12 and patches the
 # systemtap 4.8 runtime so that pass 4 compiles against current headers.
 # Idempotent: with everything in place it returns at once without apt.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034 # the constants are for the sourcing scripts
 # Shared helpers for the real-server test lab (install.sh, up.sh, down.sh).
 # Sourced, not run.

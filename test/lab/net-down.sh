@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Tears down what net-up.sh STATEDIR started: per server host the recorded
 # stap-serverd (with its launcher's group and descendants), avahi-daemon,
 # dbus-daemon and anchor, each checked against /proc/PID/cmdline and its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Brings up a multi-host network of real SystemTap compile servers that
 # advertise themselves over mDNS (avahi), for the discovery tests, and
 # describes it in STATEDIR/net.env. Usage: net-up.sh STATEDIR   (root)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034 # the constants are for the sourcing scripts
 # Shared helpers for the multi-host discovery lab (net-up.sh, net-down.sh).
 # Sourced after lib.sh, not run. Everything is named stapcnet-* / stapcnet*

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Brings up one real SystemTap compile server (Debian 12 systemtap-server
 # 4.8) for the tests, in the network namespace "stapclab", and describes it
 # in STATEDIR/lab.env. Clients run inside the namespace:

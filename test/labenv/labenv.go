@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package labenv reads the KEY=VALUE files the lab scripts write
 // (lab.env, net.env) for the real-system test tiers.
 package labenv

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package netlab runs stap-client's discovery on a real network: the
 // namespaces test/lab/net-up.sh builds, with avahi-daemon and stap-serverd
 // on three server hosts and a client host with no daemons.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Packaging checks, run by make pkg-check (a prerequisite of make test):
 #  1. make install DESTDIR=... PREFIX=/usr lays out binary, man page and
 #     completions; make uninstall removes them all;

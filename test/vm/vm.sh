@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs a shell script as root in a real Debian kernel under qemu (TCG), so
 # that pass 5 (staprun loading a module) can happen: this machine's kernel
 # cannot load modules. The kernel is the one the lab's compile server

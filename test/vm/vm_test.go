@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
 // Package vm proves pass 5 in a real kernel: stap-client runs in a Debian
 // kernel under qemu (vm.sh), compiles on the lab's real compile server and
 // loads the module with the real staprun.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Regenerates the NSS database fixtures with the real certutil (libnss3-tools)
 # and sqlite3. Never edit the databases by hand: change this script and rerun.
 # Usage: bash regen.sh   (from anywhere; writes beside itself)
