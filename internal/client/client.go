@@ -501,12 +501,6 @@ func (r *run) passes(ctx context.Context, release string, req *request.Request, 
 		}
 		return false, ""
 	}
-	if r.inv.KeepTmp {
-		// stap leaves its request zip beside the response under -k.
-		if err := os.WriteFile(filepath.Join(r.tmp, "client.zip"), req.Zip, 0o600); err != nil {
-			r.ours("keeping the request", err)
-		}
-	}
 	over := req.OverServerDefaults()
 	if over {
 		r.errf("%s: WARNING: the request is %d bytes compressed and %d uncompressed; a compile server with default settings refuses more than %d compressed or %d uncompressed, without replying",

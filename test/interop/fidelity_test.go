@@ -71,6 +71,17 @@ func keptTree(t *testing.T, s side, dir string) []string {
 
 var keepingLine = regexp.MustCompile(`(?m)^Keeping temporary directory "(.*)"$`)
 
+// sameKept compares the directories each side's -k kept, then removes them.
+func sameKept(t *testing.T, stap, ours side) {
+	kept := func(s side) []string {
+		m := keepingLine.FindStringSubmatch(s.out.stderr)
+		require.NotNil(t, m, s.out.stderr)
+		defer os.RemoveAll(m[1])
+		return keptTree(t, s, m[1])
+	}
+	assert.Equal(t, kept(stap), kept(ours))
+}
+
 // TestFidelity: the edge cases of issue 12, each run through the real stap
 // and stap-client on the same server, each in a fresh directory of its own.
 // Pass-4 cases that compare kept directories use -m: the server's cache
@@ -153,25 +164,9 @@ func TestFidelity(t *testing.T) {
 				}
 			}},
 		{name: "-k keeps the request and the links", args: []string{"-k", "-r", rel, "-p4", "-I", "tapdir", "-m", "kept", "usetap.stp"},
-			check: func(t *testing.T, stap, ours side) {
-				kept := func(s side) []string {
-					m := keepingLine.FindStringSubmatch(s.out.stderr)
-					require.NotNil(t, m, s.out.stderr)
-					defer os.RemoveAll(m[1])
-					return keptTree(t, s, m[1])
-				}
-				assert.Equal(t, kept(stap), kept(ours))
-			}},
+			check: sameKept},
 		{name: "-k with a script on stdin", args: []string{"-k", "-r", rel, "-p2", "-"},
-			check: func(t *testing.T, stap, ours side) {
-				kept := func(s side) []string {
-					m := keepingLine.FindStringSubmatch(s.out.stderr)
-					require.NotNil(t, m, s.out.stderr)
-					defer os.RemoveAll(m[1])
-					return keptTree(t, s, m[1])
-				}
-				assert.Equal(t, kept(stap), kept(ours))
-			}},
+			check: sameKept},
 		{name: "-vvv", args: []string{"-vvv", "-r", rel, "-p2", "hello.stp"}, vv: true},
 		{name: "-vvv at pass 4", args: []string{"-vvv", "-r", rel, "-p4", "hello.stp"}, vv: true},
 		{name: "--ldd", args: []string{"--ldd", "-r", rel, "-p2", "hello.stp"}},
