@@ -324,6 +324,24 @@ func (r *run) makeTmp() error {
 	return nil
 }
 
+// tmpFailed reports a temp dir that could not be made. stap makes
+// --tmpdir's DIR/client inside its passes, so that failure comes with the
+// lines around them.
+func (r *run) tmpFailed(err error, times cpuTimes) {
+	if r.inv.TmpDir == "" {
+		r.errf("%v", err)
+		return
+	}
+	if r.verbose > 0 || r.autoServer {
+		r.errf("Using a compile server.")
+	}
+	r.errf("%v", err)
+	if r.verbose > 0 {
+		r.errf("Passes: via server ? %s%s", memUsage(), times.since())
+	}
+	r.errf("Passes: via server failed.  Try again with another '-v' option.")
+}
+
 // mkdtemp makes a private directory named like mkdtemp(3)'s PREFIXXXXXXX,
 // as stap's are, so paths in messages have the same shape. On failure it
 // returns the last name tried, which stap's message shows.
@@ -411,11 +429,7 @@ func (r *run) compile(ctx context.Context) int {
 	times := startTimes()
 	if r.tmp == "" { // made already when a cached result was unusable
 		if err := r.makeTmp(); err != nil {
-			r.errf("%v", err)
-			if r.inv.TmpDir != "" {
-				// stap makes DIR/client inside its passes
-				r.errf("Passes: via server failed.  Try again with another '-v' option.")
-			}
+			r.tmpFailed(err, times)
 			return 1
 		}
 	}

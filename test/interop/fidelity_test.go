@@ -69,6 +69,10 @@ func keptTree(t *testing.T, s side, dir string) []string {
 	return out
 }
 
+func scratchFile(t *testing.T, s side) {
+	require.NoError(t, os.WriteFile(filepath.Join(s.scratch, "file"), nil, 0o644))
+}
+
 var keepingLine = regexp.MustCompile(`(?m)^Keeping temporary directory "(.*)"$`)
 
 // sameKept compares the directories each side's -k kept, then removes them.
@@ -147,11 +151,10 @@ func TestFidelity(t *testing.T) {
 				assert.Equal(t, keptTree(t, stap, filepath.Join(stap.scratch, "t")), keptTree(t, ours, filepath.Join(ours.scratch, "t")))
 			}},
 		{name: "--tmpdir at -vv", args: []string{"-vv", "-r", rel, "-p2", "--tmpdir={SCRATCH}/v", "hello.stp"}, vv: true},
+		{name: "--tmpdir is a file", args: []string{"-r", rel, "-p2", "--tmpdir={SCRATCH}/file", "hello.stp"}, setup: scratchFile},
+		{name: "--tmpdir is a file at -v", args: []string{"-v", "-r", rel, "-p2", "--tmpdir={SCRATCH}/file", "hello.stp"}, setup: scratchFile},
 		{name: "TMPDIR missing", args: []string{"-r", rel, "-p2", "hello.stp"}, env: []string{"TMPDIR={SCRATCH}/none"}},
-		{name: "TMPDIR a file", args: []string{"-r", rel, "-p2", "hello.stp"}, env: []string{"TMPDIR={SCRATCH}/file"},
-			setup: func(t *testing.T, s side) {
-				require.NoError(t, os.WriteFile(filepath.Join(s.scratch, "file"), nil, 0o644))
-			}},
+		{name: "TMPDIR a file", args: []string{"-r", rel, "-p2", "hello.stp"}, env: []string{"TMPDIR={SCRATCH}/file"}, setup: scratchFile},
 		{name: "TMPDIR with a space", args: []string{"-r", rel, "-p2", "hello.stp"}, env: []string{"TMPDIR={SCRATCH}/a b"},
 			setup: func(t *testing.T, s side) {
 				require.NoError(t, os.Mkdir(filepath.Join(s.scratch, "a b"), 0o755))
@@ -170,6 +173,16 @@ func TestFidelity(t *testing.T) {
 		{name: "-vvv", args: []string{"-vvv", "-r", rel, "-p2", "hello.stp"}, vv: true},
 		{name: "-vvv at pass 4", args: []string{"-vvv", "-r", rel, "-p4", "hello.stp"}, vv: true},
 		{name: "--ldd", args: []string{"--ldd", "-r", rel, "-p2", "hello.stp"}},
+		{name: "--ldd sends the -d options", args: []string{"--ldd", "-d", "/bin/ls", "-r", rel, "-p2", "-e", `probe process("/bin/ls").function("main") {}`}},
+		{name: "-m over a read-only module", args: []string{"-r", rel, "-p4", "-m", "ro", "hello.stp"},
+			setup: func(t *testing.T, s side) {
+				require.NoError(t, os.WriteFile(filepath.Join(s.cwd, "ro.ko"), []byte("old"), 0o444))
+			},
+			check: func(t *testing.T, stap, ours side) {
+				data, err := os.ReadFile(filepath.Join(ours.cwd, "ro.ko"))
+				require.NoError(t, err)
+				assert.Equal(t, "\x7fELF", string(data[:4]), "replaced by the module")
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
