@@ -109,6 +109,8 @@ func TestFidelity(t *testing.T) {
 	}{
 		{name: "-w silences the mismatch warning", args: []string{"-w", "-r", rel, "-e", hello}},
 		{name: "-w at pass 2", args: []string{"-w", "-r", rel, "-p2", "hello.stp"}},
+		// A trust database of the case's own (HOME), not the lab's.
+		{name: "-w silences a trust-spec warning", args: []string{"-w", "--trust-servers=bogus,ssl,no-prompt"}, env: []string{"HOME={SCRATCH}"}},
 		{name: "-l implies -w", args: []string{"-r", rel, "-l", "begin"}, listing: true},
 		{name: "-L implies -w", args: []string{"-r", rel, "-L", "begin"}, listing: true},
 		{name: "--dump-probe-aliases implies -w", args: []string{"-r", rel, "--dump-probe-aliases"}, listing: true},
