@@ -62,7 +62,7 @@ func (r *run) replay(ctx context.Context, slot *cacheSlot, release, arch string)
 		return 0, false
 	}
 	if err := r.makeTmp(); err != nil {
-		r.errf("ERROR: %v", err)
+		r.errf("%v", err) // stap's words, prefix included
 		return 1, true
 	}
 	serverDir := filepath.Join(r.tmp, "server")

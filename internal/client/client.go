@@ -118,6 +118,9 @@ type run struct {
 	moks       []string
 	signingKey string
 	staprunV   *string // the local staprun's version, once asked (generation.go)
+	// matching are stap's -vvv lines on what each --server spec names,
+	// printed before the list of all servers.
+	matching []string
 }
 
 func (r *run) errf(format string, args ...any) {
@@ -180,6 +183,10 @@ func Run(ctx context.Context, env Env) int {
 	}
 	for _, w := range inv.Warnings {
 		r.errf("%s", w)
+	}
+	if r.verbose >= 2 {
+		// stap's banner at -vv; the server's own follows in its output.
+		printVersion(env.Stdout, env.Version)
 	}
 	if !r.adjustPrivilege() {
 		return 1
@@ -254,62 +261,119 @@ func (r *run) target() (release, arch string, err error) {
 	}
 	native := release == r.env.Host.Release && arch == request.NormalizeArch(r.env.Host.Machine)
 	if r.inv.LastPass > 4 && !native {
-		r.errf("WARNING: kernel release/architecture mismatch with host forces last-pass 4.")
+		r.warn("kernel release/architecture mismatch with host forces last-pass 4.")
 		r.inv.LastPass = 4
 	}
 	return release, arch, nil
 }
 
+// warn prints a stap warning unless -w (or a listing mode, which implies
+// it) silences it; listing modes show it again from -vv, as stap does.
+func (r *run) warn(msg string) {
+	if r.inv.Run.SuppressWarnings && (!r.inv.DumpMode || r.verbose <= 1) {
+		return
+	}
+	r.errf("WARNING: %s", msg)
+}
+
 var tmpdirPattern = regexp.MustCompile(`(?i)^[-/._0-9a-z]+$`)
 
 // makeTmp creates the private temp dir as stap names it: $TMPDIR/stapXXXXXX.
+// --tmpdir=DIR is DIR itself, made with its parents when missing and never
+// removed, as in stap.
 func (r *run) makeTmp() error {
-	base := r.inv.TmpDir
-	if base == "" {
-		base = r.env.getenv("TMPDIR")
-		if base != "" && !tmpdirPattern.MatchString(base) {
-			return fmt.Errorf("TMPDIR %q contains characters stap does not allow", base)
+	if dir := r.inv.TmpDir; dir != "" {
+		if !filepath.IsAbs(dir) {
+			// stap breaks on a relative one (it cds before using it).
+			dir = filepath.Join(r.env.Cwd, dir)
 		}
-		if base == "" {
-			base = "/tmp"
+		r.tmp = dir
+		r.logf(2, "Created temporary directory \"%s\"", r.inv.TmpDir)
+		for _, f := range []string{"client.zip", "server", "server.zip"} {
+			// stap fails on a reused one too, later and less clearly.
+			if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+				return fmt.Errorf("%s: ERROR: --tmpdir=%s holds an earlier run's files (%s); give a new or empty directory", Prog, r.inv.TmpDir, f)
+			}
 		}
+		// stap's error names the first directory it makes there.
+		if err := os.MkdirAll(filepath.Join(dir, "client"), 0o777); err != nil {
+			return fmt.Errorf("ERROR: cannot create temporary directory (\"%s\"): %s", filepath.Join(r.inv.TmpDir, "client"), errText(err))
+		}
+		return nil
+	}
+	var env string
+	var set bool
+	if r.env.LookupEnv != nil {
+		env, set = r.env.LookupEnv("TMPDIR")
+	}
+	base := env
+	if !set {
+		base = "/tmp"
 	}
 	d, err := mkdtemp(base, "stap")
 	if err != nil {
-		return fmt.Errorf("cannot create temporary directory: %w", err)
+		return fmt.Errorf("cannot create temporary directory (\" %s \"): %s", d, errText(err))
+	}
+	// stap checks the name after making the directory in it.
+	if set && !tmpdirPattern.MatchString(env) {
+		os.Remove(d)
+		return fmt.Errorf("ERROR: Safety pattern mismatch for TMPDIR ('%s' vs. '%s') rc=1", env, `^[-/._0-9a-z]+$`)
 	}
 	r.tmp = d
 	r.logf(2, "Created temporary directory \"%s\"", d)
 	return nil
 }
 
+// tmpFailed reports a temp dir that could not be made. stap makes
+// --tmpdir's DIR/client inside its passes, so that failure comes with the
+// lines around them.
+func (r *run) tmpFailed(err error, times cpuTimes) {
+	if r.inv.TmpDir == "" {
+		r.errf("%v", err)
+		return
+	}
+	if r.verbose > 0 || r.autoServer {
+		r.errf("Using a compile server.")
+	}
+	r.errf("%v", err)
+	if r.verbose > 0 {
+		r.errf("Passes: via server ? %s%s", memUsage(), times.since())
+	}
+	r.errf("Passes: via server failed.  Try again with another '-v' option.")
+}
+
 // mkdtemp makes a private directory named like mkdtemp(3)'s PREFIXXXXXXX,
-// as stap's are, so paths in messages have the same shape.
+// as stap's are, so paths in messages have the same shape. On failure it
+// returns the last name tried, which stap's message shows.
 func mkdtemp(base, prefix string) (string, error) {
 	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	d := base + "/" + prefix + "XXXXXX"
 	for range 100 {
 		var b [6]byte
 		if _, err := rand.Read(b[:]); err != nil {
-			return "", err
+			return d, err
 		}
 		for i := range b {
 			b[i] = chars[int(b[i])%len(chars)]
 		}
-		d := filepath.Join(base, prefix+string(b[:]))
+		d = base + "/" + prefix + string(b[:])
 		err := os.Mkdir(d, 0o700)
 		if err == nil {
 			return d, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return "", err
+			return d, err
 		}
 	}
-	return "", errors.New("no unused name found")
+	return d, fs.ErrExist
 }
 
 func (r *run) cleanup() {
 	if r.tmp == "" {
 		return
+	}
+	if r.inv.TmpDir != "" {
+		return // the user's own directory: kept, silently
 	}
 	if r.inv.KeepTmp {
 		r.errf("Keeping temporary directory \"%s\"", r.tmp)
@@ -365,13 +429,16 @@ func (r *run) compile(ctx context.Context) int {
 	times := startTimes()
 	if r.tmp == "" { // made already when a cached result was unusable
 		if err := r.makeTmp(); err != nil {
-			r.errf("ERROR: %v", err)
+			r.tmpFailed(err, times)
 			return 1
 		}
 	}
 	r.sessionLines(release, arch)
 	if r.verbose > 0 || r.autoServer {
 		r.errf("Using a compile server.")
+	}
+	for _, l := range r.matching {
+		r.errf("%s", l)
 	}
 	if r.verbose >= 2 {
 		r.errf("All specified servers:")
@@ -448,17 +515,13 @@ func (r *run) passes(ctx context.Context, release string, req *request.Request, 
 		}
 		return false, ""
 	}
-	if r.inv.KeepTmp {
-		// stap leaves its request zip beside the response under -k.
-		if err := os.WriteFile(filepath.Join(r.tmp, "client.zip"), req.Zip, 0o600); err != nil {
-			r.ours("keeping the request", err)
-		}
-	}
 	over := req.OverServerDefaults()
 	if over {
 		r.errf("%s: WARNING: the request is %d bytes compressed and %d uncompressed; a compile server with default settings refuses more than %d compressed or %d uncompressed, without replying",
 			Prog, len(req.Zip), req.Uncompressed, request.DefaultServerMaxCompressed, request.DefaultServerMaxUncompressed)
 	}
+
+	r.keepRequest(req)
 
 	zipPath := filepath.Join(r.tmp, "server.zip")
 	winner, failures, interrupted := r.exchange(ctx, req.Zip, over, cands, zipPath)
@@ -488,6 +551,7 @@ func (r *run) passes(ctx context.Context, release string, req *request.Request, 
 		}
 		return false, winner
 	}
+	r.logf(3, "Searching \"%s/stap??????\"", serverDir)
 	res, err := response.Process(serverDir, r.responseOptions())
 	if err != nil {
 		var re *response.ReadError
@@ -504,8 +568,37 @@ func (r *run) passes(ctx context.Context, release string, req *request.Request, 
 	if ctx.Err() != nil {
 		return false, winner
 	}
+	if res.BuildDir != "" {
+		r.logf(3, "  found %s", res.BuildDir)
+		r.logf(3, "Searching \"%s/*\"", res.BuildDir)
+		if err := response.LinkBuildDir(res.BuildDir, r.tmp); err != nil {
+			r.errf("%v", err)
+			return false, winner
+		}
+	}
+	if r.inv.LastPass >= 4 {
+		r.logf(3, "Searching \"%s/*.ko\"", r.tmp)
+		if res.ModulePath != "" {
+			r.logf(3, "  found %s", filepath.Join(r.tmp, filepath.Base(res.ModulePath)))
+		}
+	}
 	r.res = res
 	return r.finish(ctx, res), winner
+}
+
+// keepRequest leaves the request in a temp dir that stays (-k, --tmpdir) as
+// stap leaves it: client/ and client.zip.
+func (r *run) keepRequest(req *request.Request) {
+	if !r.inv.KeepTmp && r.inv.TmpDir == "" {
+		return
+	}
+	err := req.Stage(filepath.Join(r.tmp, "client"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(r.tmp, "client.zip"), req.Zip, 0o644)
+	}
+	if err != nil {
+		r.errf("%s: WARNING: keeping the request in %s: %v", Prog, r.tmp, err)
+	}
 }
 
 // finish prints the server's output and saves the module, as stap does.
@@ -531,13 +624,14 @@ func (r *run) finish(ctx context.Context, res *response.Result) bool {
 	if r.inv.LastPass == 4 || r.inv.ModuleNameGiven {
 		if res.ModulePath != "" {
 			name := res.ModuleName + ".ko"
-			if err := copyFile(res.ModulePath, filepath.Join(r.env.Cwd, name)); err != nil {
-				r.errf("%v", err)
+			// stap copies from its link in the temp dir (LinkBuildDir).
+			src := filepath.Join(r.tmp, filepath.Base(res.ModulePath))
+			if !fileExists(src) {
+				src = res.ModulePath
 			}
-			if sgn := res.ModulePath + ".sgn"; fileExists(sgn) {
-				if err := copyFile(sgn, filepath.Join(r.env.Cwd, name+".sgn")); err != nil {
-					r.errf("%v", err)
-				}
+			r.save(src, name)
+			if sgn := src + ".sgn"; fileExists(sgn) {
+				r.save(sgn, name+".sgn")
 			}
 		}
 	}
@@ -552,14 +646,22 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// copyFile writes dst through a temp file and a rename, as stap does, so a
-// failed copy never leaves a truncated module behind. Mode 0666 less umask.
-func copyFile(src, dst string) error {
-	fail := func(err error) error {
-		return fmt.Errorf("Copy failed (\"%s\" to \"%s\"): %s", src, dst, errText(err))
+// save copies a result into the current directory under name, as stap
+// does, saying so at -vvv and printing stap's line on failure.
+func (r *run) save(src, name string) {
+	r.logf(3, "Copying %s to %s", src, name)
+	if err := copyFile(src, filepath.Join(r.env.Cwd, name), name); err != nil {
+		r.errf("%v", err)
 	}
-	if fi, err := os.Lstat(dst); err == nil && !fi.Mode().IsRegular() {
-		return fail(errors.New("destination exists and is not a regular file"))
+}
+
+// copyFile writes dst through a temp file and a rename, as stap does, so a
+// failed copy never leaves a truncated module behind, and a link at dst is
+// replaced, its target untouched. Mode 0666 less umask. Messages name dst
+// as shown.
+func copyFile(src, dst, shown string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("Copy failed (\"%s\" to \"%s\"): %s", src, shown, errText(err))
 	}
 	in, err := os.Open(src)
 	if err != nil {
@@ -579,7 +681,9 @@ func copyFile(src, dst string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, dst)
+		// rename(2) itself: os.Rename refuses a directory at dst with
+		// EEXIST, where stap reports rename's EISDIR.
+		err = syscall.Rename(tmp, dst)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -44,11 +44,6 @@ func (r *run) connectBound() (time.Duration, error) {
 // going on when an interrupt ended it ("" if none did).
 func (r *run) exchange(ctx context.Context, req []byte, over bool, cands []discovery.Candidate, zipPath string) (winner string, fails []failure, interrupted string) {
 	stores := r.trustStores(ctx)
-	if r.verbose >= 3 {
-		for _, s := range stores {
-			r.errf("Using the certificate database in %s", s.Name())
-		}
-	}
 	if len(cands) == 0 {
 		return "", nil, ""
 	}

@@ -146,7 +146,11 @@ func (r *run) servers(ctx context.Context, release, arch string) ([]discovery.Ca
 	}
 	useDefault := len(r.inv.Servers) == 0 || len(direct)+len(named) < len(r.inv.Servers)
 	if len(named) == 0 && !useDefault {
-		return discovery.Direct(ctx, direct, r.env.Lookup)
+		use, err := discovery.Direct(ctx, direct, r.env.Lookup)
+		if err == nil {
+			r.noteMatching(ctx, nil)
+		}
+		return use, err
 	}
 
 	p := r.policy(ctx, release, arch)
@@ -174,7 +178,43 @@ func (r *run) servers(ctx context.Context, release, arch string) ([]discovery.Ca
 		r.explainNone(online, named, verdicts, p)
 		return nil, errNoServer
 	}
+	r.noteMatching(ctx, online)
 	return use, nil
+}
+
+// noteMatching keeps stap's -vvv lines on what each --server spec names, in
+// the order given: the addresses of one with a port, the servers found on
+// the network that match one without.
+func (r *run) noteMatching(ctx context.Context, online []discovery.Candidate) {
+	if r.verbose < 3 {
+		return
+	}
+	specs := r.inv.Servers
+	if len(specs) == 0 {
+		specs = []string{""}
+	}
+	resolve := discovery.ResolveFunc(ctx, r.env.Lookup)
+	for _, raw := range specs {
+		if raw == "" {
+			r.matching = append(r.matching, "No servers specified")
+			continue
+		}
+		s, err := discovery.ParseSpec(raw)
+		if err != nil {
+			continue
+		}
+		var cands []discovery.Candidate
+		if s.FullySpecified() && s.Serial == "" {
+			cands, _ = discovery.Direct(ctx, []discovery.Spec{s}, r.env.Lookup)
+		} else {
+			for _, c := range online {
+				if s.Matches(c, resolve) {
+					cands = append(cands, c)
+				}
+			}
+		}
+		r.matching = append(r.matching, fmt.Sprintf("Servers matching %s: ", raw), listing(cands))
+	}
 }
 
 // errNoServer: the reasons are printed already.

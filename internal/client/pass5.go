@@ -32,7 +32,7 @@ func (r *run) pass5() int {
 	// response; staprun resolves it, so the module keeps its server-given
 	// file name (staprun names the module after it) and its .sgn is found.
 	module := filepath.Join(r.tmp, res.ModuleName+".ko")
-	if err := os.Symlink(res.ModulePath, module); err != nil {
+	if err := linkOnce(res.ModulePath, module); err != nil {
 		r.ours("linking the module into the temporary directory", err)
 		return 1
 	}
@@ -40,7 +40,7 @@ func (r *run) pass5() int {
 	if rel, err := filepath.Rel(res.BuildDir, uprobes); uprobes != "" && err == nil && !strings.HasPrefix(rel, "..") {
 		// Likewise <tmpdir>/uprobes/uprobes.ko for a server's uprobes.
 		link := filepath.Join(r.tmp, "uprobes")
-		if err := os.Symlink(filepath.Dir(uprobes), link); err != nil {
+		if err := linkOnce(filepath.Dir(uprobes), link); err != nil {
 			r.ours("linking uprobes into the temporary directory", err)
 			return 1
 		}
@@ -66,4 +66,13 @@ func (r *run) pass5() int {
 	// still remove ours (the caller's clean-up), which staprun no longer
 	// needs once it has loaded the module.
 	return 1
+}
+
+// linkOnce makes the link unless the response's links (LinkBuildDir)
+// made it already.
+func linkOnce(target, link string) error {
+	if _, err := os.Lstat(link); err == nil {
+		return nil
+	}
+	return os.Symlink(target, link)
 }

@@ -77,7 +77,7 @@ func (r *run) saveSigningKey(src string) string {
 		sum := sha1.Sum(data)
 		dst = filepath.Join(r.env.Cwd, "signing_key-"+hex.EncodeToString(sum[:4])+".x509")
 	}
-	if err := copyFile(src, dst); err != nil {
+	if err := copyFile(src, dst, filepath.Base(dst)); err != nil {
 		r.errf("%v", err)
 		return ""
 	}

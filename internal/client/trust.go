@@ -47,7 +47,7 @@ func (r *run) parseTrustSpec(spec string) (trustSpec, error) {
 		case "no-prompt":
 			t.noPrompt = true
 		default:
-			r.errf("WARNING: Unrecognized server trust specification: %s", w)
+			r.warn("Unrecognized server trust specification: " + w)
 		}
 	}
 	if len(fail) > 0 {

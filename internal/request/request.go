@@ -63,6 +63,15 @@ type Request struct {
 	Zip          []byte   // the bytes sent after the length header
 	Uncompressed int64    // total size of file contents, as `unzip -Zt` counts
 	Argv         []string // argv1..argvN, for logs and tests
+	// staging is the request as stap lays it out in its client directory.
+	staging []staged
+}
+
+// staged is one file of stap's client directory: written data, or a
+// symbolic link to a shipped script or -I tree.
+type staged struct {
+	name, link string
+	data       []byte
 }
 
 // OverServerDefaults reports whether the request exceeds the server's default
@@ -78,9 +87,16 @@ type entry struct {
 }
 
 type builder struct {
-	files []entry
-	total int64
-	argv  []string
+	files   []entry
+	total   int64
+	argv    []string
+	staging []staged
+}
+
+// own adds a file the client writes itself (not part of a shipped tree).
+func (b *builder) own(name string, data []byte) error {
+	b.staging = append(b.staging, staged{name: name, data: data})
+	return b.add(name, data)
 }
 
 func (b *builder) add(name string, data []byte) error {
@@ -97,7 +113,7 @@ func (b *builder) arg(a string) { b.argv = append(b.argv, a) }
 // Build makes the request zip for spec.
 func Build(spec Spec) (*Request, error) {
 	b := &builder{}
-	if err := b.add("version", []byte(ProtocolVersion)); err != nil {
+	if err := b.own("version", []byte(ProtocolVersion)); err != nil {
 		return nil, err
 	}
 	switch spec.Script {
@@ -110,12 +126,12 @@ func Build(spec Spec) (*Request, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the script from standard input: %w", err)
 		}
-		if err := b.add("script/-", data); err != nil {
+		if err := b.own("script/-", data); err != nil {
 			return nil, err
 		}
 		b.arg("script/-")
 	default:
-		name, err := b.include("script", spec.Script, spec.Cwd)
+		name, err := b.script(spec.Script, spec.Cwd)
 		if err != nil {
 			return nil, err
 		}
@@ -139,14 +155,14 @@ func Build(spec Spec) (*Request, error) {
 		}
 	}
 	for i, a := range b.argv {
-		if err := b.add("argv"+strconv.Itoa(i+1), []byte(a)); err != nil {
+		if err := b.own("argv"+strconv.Itoa(i+1), []byte(a)); err != nil {
 			return nil, err
 		}
 	}
-	if err := b.add("sysinfo", []byte("sysinfo: "+spec.Release+" "+spec.Arch)); err != nil {
+	if err := b.own("sysinfo", []byte("sysinfo: "+spec.Release+" "+spec.Arch)); err != nil {
 		return nil, err
 	}
-	if err := b.add("locale", []byte(localeLines(spec.LookupEnv))); err != nil {
+	if err := b.own("locale", []byte(localeLines(spec.LookupEnv))); err != nil {
 		return nil, err
 	}
 	if spec.MOKFingerprints != nil {
@@ -154,7 +170,7 @@ func Build(spec Spec) (*Request, error) {
 		for _, fp := range spec.MOKFingerprints {
 			s.WriteString(fp + "\n")
 		}
-		if err := b.add("mok_fingerprints", []byte(s.String())); err != nil {
+		if err := b.own("mok_fingerprints", []byte(s.String())); err != nil {
 			return nil, err
 		}
 	}
@@ -162,7 +178,7 @@ func Build(spec Spec) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Request{Zip: data, Uncompressed: b.total, Argv: b.argv}, nil
+	return &Request{Zip: data, Uncompressed: b.total, Argv: b.argv, staging: b.staging}, nil
 }
 
 func localeLines(lookup func(string) (string, bool)) string {
@@ -209,7 +225,58 @@ func (b *builder) include(subdir, path, cwd string) (string, error) {
 	if err := b.walk(real, name, nil); err != nil {
 		return "", err
 	}
+	b.staging = append(b.staging, staged{name: name, link: real})
 	return name, nil
+}
+
+// script ships the script file. A pipe or device (bash's <(...), /dev/fd/N,
+// /dev/stdin) is read once and sent under the name given, made absolute:
+// its canonical name ("pipe:[N]") is no path, and stap sends a broken one.
+func (b *builder) script(path, cwd string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() || fi.IsDir() {
+		return b.include("script", path, cwd)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the script %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxInput+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the script %s: %w", path, err)
+	}
+	abs := path
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(cwd, abs)
+	}
+	name := "script/" + strings.TrimPrefix(filepath.Clean(abs), "/")
+	if err := b.own(name, data); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// Stage writes the request into dir as stap's client directory holds it:
+// the files the client writes, and links to the shipped script and -I
+// trees. A kept temp dir (-k, --tmpdir) shows it.
+func (r *Request) Stage(dir string) error {
+	for _, f := range r.staging {
+		p := filepath.Join(dir, filepath.FromSlash(f.name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("staging the request: %w", err)
+		}
+		var err error
+		if f.link != "" {
+			err = os.Symlink(f.link, p)
+		} else {
+			err = os.WriteFile(p, f.data, 0o644)
+		}
+		if err != nil && !(f.link != "" && errors.Is(err, fs.ErrExist)) { // -I DIR twice
+			return fmt.Errorf("staging the request: %w", err)
+		}
+	}
+	return nil
 }
 
 func canonical(path string) (string, error) {

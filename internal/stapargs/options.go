@@ -132,7 +132,7 @@ var table = [...]Option{
 	{Long: "poison-cache", Class: Local},
 	{Long: "clean-cache", Class: Local},
 	{Long: "compatible", Arg: RequiredArgument, ArgName: "VERSION", Class: Forward},
-	{Long: "ldd", Class: NeedsLocalStap},
+	{Long: "ldd", Class: Local}, // with a server stap only sends the -d options given
 	{Long: "use-server", Arg: OptionalArgument, ArgName: "SERVER-SPEC", Class: ServerControl},
 	{Long: "list-servers", Arg: OptionalArgument, ArgName: "PROPERTIES", Class: ServerControl,
 		Values: []string{"all", "specified", "online", "trusted", "signer", "compatible"}},

@@ -268,10 +268,10 @@ func TestOtherFields(t *testing.T) {
 }
 
 func TestNeedsLocal(t *testing.T) {
-	inv := parse(t, "-R", "/rt", "-i", "--remote=h", "--remote", "h2", "--ldd", "--interactive", "--example",
+	inv := parse(t, "-R", "/rt", "-i", "--remote=h", "--remote", "h2", "--interactive", "--example",
 		"--sysroot=/", "--sysenv=A=B", "--modinfo=a=b", "--all-modules", "--remote-prefix",
 		"--use-server-on-error", "--benchmark-sdt-loops=0", "--client-options", "x")
-	assert.Equal(t, []string{"-R", "-i", "--remote", "--ldd", "--interactive", "--example", "--sysroot",
+	assert.Equal(t, []string{"-R", "-i", "--remote", "--interactive", "--example", "--sysroot",
 		"--sysenv", "--modinfo", "--all-modules", "--remote-prefix", "--use-server-on-error",
 		"--benchmark-sdt-loops", "--client-options"}, inv.NeedsLocal)
 	assert.Empty(t, inv.ServerArgs)
