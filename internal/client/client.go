@@ -612,7 +612,9 @@ func (r *run) finish(ctx context.Context, res *response.Result) bool {
 	if err := r.printOutput(ctx, res); err != nil {
 		// A reader that went away (| head) is the SIGPIPE stap catches: an
 		// interrupt, with nothing to say.
-		if ctx.Err() == nil && !errors.Is(err, syscall.EPIPE) {
+		if errors.Is(err, syscall.EPIPE) {
+			r.intr.brokenPipe()
+		} else if ctx.Err() == nil {
 			r.ours("printing the server's output", err)
 		}
 		return false

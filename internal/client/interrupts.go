@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // interrupts routes the signals stap catches. Before pass 5 the first one
@@ -46,6 +47,14 @@ func watch(ctx context.Context, sigs <-chan os.Signal) (context.Context, *interr
 func (in *interrupts) deliver(s os.Signal) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if s == syscall.SIGPIPE && in.pass5 == nil {
+		// Before pass 5 only our own writes raise it, and each of them also
+		// fails with EPIPE, which its caller handles: a socket the server
+		// reset is that server's failure, not an interrupt (Go delivers
+		// both kinds here once SIGPIPE is caught); a reader of our stdout
+		// that went away is brokenPipe.
+		return
+	}
 	in.n++
 	if in.pass5 == nil {
 		in.cancel()
@@ -66,4 +75,13 @@ func (in *interrupts) startPass5() (sigs <-chan os.Signal, pending bool) {
 	defer in.mu.Unlock()
 	in.pass5 = make(chan os.Signal, 3)
 	return in.pass5, in.n > 0
+}
+
+// brokenPipe ends the run as stap's SIGPIPE would: our standard output's
+// reader went away (| head).
+func (in *interrupts) brokenPipe() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.n++
+	in.cancel()
 }

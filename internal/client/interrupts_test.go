@@ -52,3 +52,19 @@ func TestInterruptsRouting(t *testing.T) {
 		})
 	}
 }
+
+// SIGPIPE before pass 5 comes from a write of ours that also fails with
+// EPIPE (a reset socket, a closed stdout): it does not cancel the run by
+// itself; a closed stdout does, through brokenPipe.
+func TestSIGPIPEBeforePass5(t *testing.T) {
+	sigs := make(chan os.Signal)
+	ctx, in, stop := watch(context.Background(), sigs)
+	defer stop()
+	sigs <- syscall.SIGPIPE
+	sigs <- syscall.SIGPIPE // the router has taken the first one
+	assert.NoError(t, ctx.Err())
+	in.brokenPipe()
+	assert.Error(t, ctx.Err())
+	_, pending := in.startPass5()
+	assert.True(t, pending)
+}
