@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,21 @@ func runCmd(t *testing.T, cmd *exec.Cmd, cwd string) outcome {
 	} else {
 		require.NoError(t, err)
 	}
+	removeKept(t, se.String())
 	return outcome{stdout: so.String(), stderr: se.String(), code: code, files: listFiles(t, cwd)}
+}
+
+// keptInTmp is the line stap (and stap-client) print for -k, in /tmp.
+var keptInTmp = regexp.MustCompile(`Keeping temporary directory "(/tmp/stap[0-9A-Za-z]{6})"`)
+
+// removeKept removes, when the test ends, the temp dirs a -k run kept in
+// /tmp (its name is checked: nothing else is touched), so the tier leaves
+// nothing behind.
+func removeKept(t *testing.T, stderr string) {
+	for _, m := range keptInTmp.FindAllStringSubmatch(stderr, -1) {
+		dir := m[1]
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 }
 
 // freshHome is a new HOME whose ~/.systemtap holds only a copy of the
