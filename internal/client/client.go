@@ -413,6 +413,10 @@ func (r *run) compile(ctx context.Context) int {
 		return code
 	}
 	candidates, err := r.servers(ctx, release, arch)
+	if ctx.Err() != nil {
+		r.ours("interrupted while looking for compile servers", nil)
+		return 1
+	}
 	if err != nil {
 		var se *discovery.SpecError
 		switch {

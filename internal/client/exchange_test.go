@@ -218,3 +218,15 @@ func TestRunConnectTimeout(t *testing.T) {
 	assert.Equal(t, 1, res.code)
 	assert.Equal(t, "stap-client: ERROR: STAP_CLIENT_CONNECT_TIMEOUT=\"soon\" is not a duration (e.g. 10m, 30s or 90)\n", res.stderr)
 }
+
+// An interrupt while discovery browses ends the run at once too.
+func TestRunInterruptedDiscovering(t *testing.T) {
+	sigs := make(chan os.Signal, 1)
+	time.AfterFunc(300*time.Millisecond, func() { sigs <- syscall.SIGINT })
+	start := time.Now()
+	res := runEnv(t, func(e *Env) { e.Signals = sigs }, map[string]string{DiscoveryTimeoutEnv: "30s"}, "-p4", "-e", "probe begin { exit() }")
+	assert.Equal(t, 1, res.code)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, "stap-client: ERROR: interrupted while looking for compile servers\n", res.stderr)
+	assert.Empty(t, entries(t, res.tmp))
+}

@@ -174,6 +174,9 @@ func (r *run) servers(ctx context.Context, release, arch string) ([]discovery.Ca
 		return nil, err
 	}
 	use = append(first, use...)
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // interrupted: compile says so
+	}
 	if len(use) == 0 {
 		r.explainNone(online, named, verdicts, p)
 		return nil, errNoServer
