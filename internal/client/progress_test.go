@@ -4,21 +4,17 @@ package client
 
 import (
 	"bytes"
-	"io"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/discovery"
+	"github.com/stap-client/stap-client/internal/progress"
 )
 
 // fakeTerminal is a stderr that says it is a terminal and records what is
@@ -43,63 +39,6 @@ func (f *fakeTerminal) String() string {
 	return f.buf.String()
 }
 
-// fixedClock says the compile started 12 s ago.
-func fixedClock() func() time.Time {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	calls := 0
-	var mu sync.Mutex
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		calls++
-		if calls == 1 {
-			return start
-		}
-		return start.Add(12*time.Second + 300*time.Millisecond)
-	}
-}
-
-func TestProgressLine(t *testing.T) {
-	const line = "\r\x1b[Kstap-client: compiling on srv:5555 for 12s"
-	tests := []struct {
-		name  string
-		delay time.Duration
-		write string // written through the progress while it runs
-		want  string
-	}{
-		{"a short compile prints nothing", time.Hour, "", ""},
-		{"the line is erased at the end", 0, "", line + erase},
-		{"a message erases the line first", 0, "a warning\n", line + erase + "a warning\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			term := &fakeTerminal{tty: true}
-			p := startProgress(term, "compiling on srv:5555", tt.delay, time.Hour, fixedClock())
-			if tt.delay == 0 {
-				require.Eventually(t, func() bool { return term.String() != "" }, 5*time.Second, time.Millisecond)
-			}
-			if tt.write != "" {
-				_, err := io.WriteString(p, tt.write)
-				require.NoError(t, err)
-			}
-			p.stop()
-			assert.Equal(t, tt.want, term.String())
-		})
-	}
-}
-
-func TestProgressRedraws(t *testing.T) {
-	term := &fakeTerminal{tty: true}
-	p := startProgress(term, "compiling on srv:5555", 0, time.Millisecond, fixedClock())
-	require.Eventually(t, func() bool {
-		return strings.Count(term.String(), "compiling on") >= 3
-	}, 5*time.Second, time.Millisecond)
-	p.stop()
-	out := term.String()
-	assert.True(t, strings.HasSuffix(out, erase), "erased at the end: %q", out)
-	assert.NotContains(t, out, "\n", "one line, updated in place")
-}
-
 func TestServerLabel(t *testing.T) {
 	tests := []struct {
 		c    discovery.Candidate
@@ -113,16 +52,6 @@ func TestServerLabel(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, serverLabel(tt.c))
 	}
-}
-
-func TestIsTerminal(t *testing.T) {
-	f, err := os.CreateTemp(t.TempDir(), "stderr")
-	require.NoError(t, err)
-	defer f.Close()
-	assert.False(t, isTerminal(f), "a regular file")
-	assert.False(t, isTerminal(&bytes.Buffer{}), "a buffer")
-	assert.True(t, isTerminal(&fakeTerminal{tty: true}))
-	assert.False(t, isTerminal(&fakeTerminal{tty: false}))
 }
 
 // startSlowFake is a compile server that takes its time to answer.
@@ -162,25 +91,7 @@ func TestRunProgress(t *testing.T) {
 			}
 			assert.Contains(t, out, "\r\x1b[Kstap-client: compiling on 127.0.0.1:")
 			assert.Contains(t, out, " for 1s")
-			assert.True(t, strings.HasSuffix(out, erase), "erased before the run ends: %q", out)
+			assert.True(t, strings.HasSuffix(out, progress.Erase), "erased before the run ends: %q", out)
 		})
 	}
-}
-
-// TestIsTerminalRealPty asks the ioctl about a real pseudo-terminal.
-func TestIsTerminalRealPty(t *testing.T) {
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	defer ptmx.Close()
-	var unlock, n uint32
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock)))
-	require.Zero(t, errno, "unlocking the pty")
-	_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n)))
-	require.Zero(t, errno, "the pty number")
-	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
-	defer pts.Close()
-	assert.True(t, isTerminal(pts))
 }

@@ -112,12 +112,12 @@ ip link set lo up
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
-# No wait for the link: e1000 reports carrier about 2 s after this, and the
+# No wait for the link: e1000 reports it up about 2 s after this, and the
 # guest script starts at once, as a user's command would on a fresh boot
-# (issue 9). The carrier state at that moment goes in the log.
+# (issue 9). The link's state at that moment goes in the log.
 . /lab.env
 export LAB_PORT
-echo "STAPVM-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) carrier=$(cat /sys/class/net/eth0/carrier 2>/dev/null || echo none)"
+echo "STAPVM-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) link=$(cat /sys/class/net/eth0/operstate 2>/dev/null || echo none)"
 cd /root
 sh /guest.sh
 echo "STAPVM-EXIT rc=$?"
