@@ -361,11 +361,9 @@ func (c *Conn) send(ctx context.Context, cfg Config, req []byte, w io.Writer) (*
 		return fail(KindIO, "receiving the response from", err, n)
 	}
 	if n > limit {
-		_, e := fail(KindTooLarge, "receiving the response from", fmt.Errorf("the reply is larger than %d bytes", limit), n)
-		if te, ok := e.(*Error); ok && te.Kind == KindTooLarge {
-			te.Limit = limit
-		}
-		return &Result{Store: c.store, Cert: c.cert, Bytes: n}, e
+		res, err := fail(KindTooLarge, "receiving the response from", fmt.Errorf("the reply is larger than %d bytes", limit), n)
+		err.(*Error).Limit = limit
+		return res, err
 	}
 	if n == 0 {
 		return fail(KindNoReply, "receiving the response from", errors.New("the server closed the connection without a reply"), 0)

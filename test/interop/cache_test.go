@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 // requestsFor counts the requests the lab server logged for a script
@@ -50,7 +52,7 @@ func moduleOf(t *testing.T, dir string, files []string) []byte {
 // changed option reach the server.
 func TestCacheAgainstRealServer(t *testing.T) {
 	cwd := t.TempDir()
-	writeFixtures(t, cwd)
+	labenv.WriteFixtures(t, cwd)
 	script := filepath.Join(cwd, "hello.stp")
 	sysdir := t.TempDir()
 	env := cacheEnv(t, sysdir)
@@ -58,7 +60,7 @@ func TestCacheAgainstRealServer(t *testing.T) {
 	args := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p4", "hello.stp"}
 	run := func(server string, extra ...string) outcome {
 		t.Helper()
-		removeProducts(t, cwd)
+		labenv.RemoveProducts(t, cwd)
 		argv := append([]string{theLab.bin, "--server=" + server, ssl}, extra...)
 		return runEnvIn(t, cwd, env, "", append(argv, args...)...)
 	}

@@ -12,36 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
-
-// fixtures are written into each case's working directory.
-var fixtures = map[string]string{
-	"hello.stp":        "probe begin { printf(\"Hello World!\\n\"); exit() }\n",
-	"args.stp":         "probe begin { printf(\"%s %d\\n\", @1, $2); exit() }\n",
-	"usetap.stp":       "probe begin { printf(\"%d\\n\", mytapfunc()); exit() }\n",
-	"tapdir/mytap.stp": "function mytapfunc() { return 42 }\n",
-	"bad.stp":          "probe begin { printf(\"unterminated }\n",
-}
-
-func writeFixtures(t *testing.T, dir string) {
-	t.Helper()
-	for name, body := range fixtures {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
-	}
-}
-
-// removeProducts deletes what a run left beside the fixtures.
-func removeProducts(t *testing.T, dir string) {
-	t.Helper()
-	for _, f := range listFiles(t, dir) {
-		if _, fixture := fixtures[f]; fixture || f == "tapdir" {
-			continue
-		}
-		require.NoError(t, os.RemoveAll(filepath.Join(dir, f)))
-	}
-}
 
 var vvFilter = regexp.MustCompile(`(?m)^(Running .*|Spawn waitpid result .*)\n`)
 
@@ -86,20 +59,20 @@ func TestDifferential(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cwd := t.TempDir()
-			writeFixtures(t, cwd)
+			labenv.WriteFixtures(t, cwd)
 
 			// Trust comes from the NSS database the real stap wrote with
 			// --trust-servers: the private one, found through HOME.
 			home := freshHome(t)
 			stap := runIn(t, cwd, home, tc.stdin,
 				append([]string{"stap", "--use-server=" + theLab.server(t)}, tc.args...)...)
-			removeProducts(t, cwd)
+			labenv.RemoveProducts(t, cwd)
 			ours := runIn(t, cwd, home, tc.stdin,
 				append([]string{theLab.bin, "--server=" + theLab.server(t)}, tc.args...)...)
 			if tc.module {
 				// The same run again is answered by the result cache and
 				// must still print and leave what stap does.
-				removeProducts(t, cwd)
+				labenv.RemoveProducts(t, cwd)
 				hit := runIn(t, cwd, home, tc.stdin,
 					append([]string{theLab.bin, "--server=" + theLab.server(t)}, tc.args...)...)
 				assert.Equal(t, ours, hit, "a cache hit is the run that filled it")
@@ -144,7 +117,7 @@ func TestDifferential(t *testing.T) {
 // own line names the server and what to do.
 func TestUntrustedServerRefused(t *testing.T) {
 	cwd := t.TempDir()
-	writeFixtures(t, cwd)
+	labenv.WriteFixtures(t, cwd)
 	logPath := theLab.get(t, "LAB_SERVER_LOG")
 	before, err := os.ReadFile(logPath)
 	require.NoError(t, err)
@@ -177,7 +150,7 @@ func TestUntrustedServerRefused(t *testing.T) {
 // back only its version; stap's line is printed, then ours saying why.
 func TestUnsupportedRelease(t *testing.T) {
 	cwd := t.TempDir()
-	writeFixtures(t, cwd)
+	labenv.WriteFixtures(t, cwd)
 	ours := runIn(t, cwd, t.TempDir(), "", theLab.bin, "--server="+theLab.server(t),
 		"--ssl="+theLab.get(t, "LAB_CERTDIR"), "-r", "5.0.0-fake", "-p2", "hello.stp")
 	assert.Equal(t, 1, ours.code)
@@ -218,7 +191,7 @@ func TestOversizeRequest(t *testing.T) {
 // server is not trusted.
 func TestTrustSources(t *testing.T) {
 	cwd := t.TempDir()
-	writeFixtures(t, cwd)
+	labenv.WriteFixtures(t, cwd)
 	args := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp"}
 	empty := t.TempDir()
 

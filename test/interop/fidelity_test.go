@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 // side is one client's run of a fidelity case: its own cwd and scratch dir
@@ -190,7 +192,7 @@ func TestFidelity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			run := func(argv0 ...string) side {
 				s := side{cwd: t.TempDir(), scratch: t.TempDir()}
-				writeFixtures(t, s.cwd)
+				labenv.WriteFixtures(t, s.cwd)
 				if tc.setup != nil {
 					tc.setup(t, s)
 				}
@@ -248,7 +250,7 @@ var (
 func TestScriptFromPipe(t *testing.T) {
 	rel := theLab.get(t, "LAB_RELEASE")
 	cwd := t.TempDir()
-	writeFixtures(t, cwd)
+	labenv.WriteFixtures(t, cwd)
 	home := theLab.get(t, "LAB_STAP_HOME")
 	file := runIn(t, cwd, home, "", "stap", "--use-server="+theLab.server(t), "-r", rel, "-p2", "hello.stp")
 	require.Equal(t, 0, file.code, file.stderr)
@@ -266,7 +268,7 @@ func TestScriptFromPipe(t *testing.T) {
 	assert.Equal(t, file.stdout, ours.stdout)
 	assert.Equal(t, normalize(file.stderr), normalize(ours.stderr))
 
-	stdin := runIn(t, cwd, home, fixtures["hello.stp"], theLab.bin, "--server="+theLab.server(t), "-r", rel, "-p2", "/dev/stdin")
+	stdin := runIn(t, cwd, home, labenv.Fixture("hello.stp"), theLab.bin, "--server="+theLab.server(t), "-r", rel, "-p2", "/dev/stdin")
 	assert.Equal(t, 0, stdin.code, stdin.stderr)
 	assert.Equal(t, file.stdout, stdin.stdout)
 }

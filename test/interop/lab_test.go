@@ -7,7 +7,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,32 +40,11 @@ func (l *lab) server(t *testing.T) string {
 var theLab *lab
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	path := os.Getenv("LAB_ENV")
-	if path == "" {
-		if os.Getenv("SKIP_INTEROP") == "1" {
-			fmt.Println("######## NOTICE: SKIP_INTEROP=1: real-server interop tests are NOT run ########")
-			return 0
-		}
-		fmt.Fprintln(os.Stderr, "interop: LAB_ENV is not set: run `make test`, which starts the real compile server (test/lab/up.sh), or set SKIP_INTEROP=1 to leave this tier out")
-		return 1
-	}
-	vars, err := labenv.Read(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "interop:", err)
-		return 1
-	}
-	bin, cleanup, err := labenv.ClientBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "interop:", err)
-		return 1
-	}
-	defer cleanup()
-	theLab = &lab{vars: vars, bin: bin}
-	return m.Run()
+	os.Exit(labenv.Main(m, "LAB_ENV", "interop", "starts the real compile server (test/lab/up.sh)",
+		func(vars map[string]string, bin string) error {
+			theLab = &lab{vars: vars, bin: bin}
+			return nil
+		}))
 }
 
 // outcome is one client run.

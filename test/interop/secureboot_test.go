@@ -20,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 // mokHost runs commands as on a Secure Boot host (test/lab/mokns.sh): in a
@@ -125,18 +127,18 @@ func TestSecureBoot(t *testing.T) {
 	// outcomes, the files each left being compared, then removed.
 	both := func(t *testing.T, h mokHost, args ...string) (stap, ours outcome, cwd string) {
 		cwd = t.TempDir()
-		writeFixtures(t, cwd)
+		labenv.WriteFixtures(t, cwd)
 		h.tmp = tmp
 		stap = h.run(t, cwd, append([]string{"stap", "--use-server=" + theLab.server(t)}, args...)...)
 		stapFiles := map[string][]byte{}
 		for _, f := range stap.files {
-			if _, fixture := fixtures[f]; !fixture && f != "tapdir" {
+			if !labenv.IsFixture(f) {
 				b, err := os.ReadFile(filepath.Join(cwd, f))
 				require.NoError(t, err)
 				stapFiles[f] = b
 			}
 		}
-		removeProducts(t, cwd)
+		labenv.RemoveProducts(t, cwd)
 		ours = h.run(t, cwd, append([]string{theLab.bin, "--server=" + theLab.server(t)}, args...)...)
 		for f, b := range stapFiles {
 			if strings.HasSuffix(f, ".x509") {
@@ -212,7 +214,7 @@ func TestSecureBoot(t *testing.T) {
 		}
 		h := mokHost{certs: certs, tmp: tmp}
 		cwd := t.TempDir()
-		writeFixtures(t, cwd)
+		labenv.WriteFixtures(t, cwd)
 		mokLines := regexp.MustCompile(`(?m)^(This host requires module signing\.|MOK fingerprint found: .*|Issuer found: .*|Recognized Systemtap MOK fingerprint: .*|Number of enrolled Systemtap MOK keys found: .*)$`)
 		stap := h.run(t, cwd, "stap", "--use-server="+theLab.server(t), "-vvv", "-r", rel, "-p2", "hello.stp")
 		ours := h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p2", "hello.stp")
@@ -234,11 +236,11 @@ func TestSecureBoot(t *testing.T) {
 		require.NoError(t, err)
 		h := mokHost{esls: []string{esl}, tmp: tmp}
 		cwd := t.TempDir()
-		writeFixtures(t, cwd)
+		labenv.WriteFixtures(t, cwd)
 		stap := h.run(t, cwd, "stap", "--use-server="+theLab.server(t), "-k", "-r", rel, "-p4", "hello.stp")
 		fps, _ := sentMOKs(t, stap)
 		assert.Len(t, strings.Fields(fps), 4, "stap: the four Systemtap keys before the damage")
-		removeProducts(t, cwd)
+		labenv.RemoveProducts(t, cwd)
 		ours := h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-k", "-r", rel, "-p4", "hello.stp")
 		fps, _ = sentMOKs(t, ours)
 		assert.Equal(t, "missing\n", fps)

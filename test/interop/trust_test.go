@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 func certutilList(t *testing.T, dir string) string {
@@ -26,7 +28,7 @@ var trustedLine = regexp.MustCompile(`(?m)^stap-server +P,P,P *$`)
 // both clients. The prompt is stap's, word for word.
 func TestTrustServersCross(t *testing.T) {
 	cwd := t.TempDir()
-	writeFixtures(t, cwd)
+	labenv.WriteFixtures(t, cwd)
 	home := t.TempDir()
 	db := filepath.Join(home, ".systemtap/ssl/client")
 	srv := theLab.server(t)

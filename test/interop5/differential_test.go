@@ -14,35 +14,6 @@ import (
 	"github.com/stap-client/stap-client/test/labenv"
 )
 
-var fixtures = map[string]string{
-	"hello.stp":        hello + "\n",
-	"args.stp":         "probe begin { printf(\"%s %d\\n\", @1, $2); exit() }\n",
-	"usetap.stp":       "probe begin { printf(\"%d\\n\", mytapfunc()); exit() }\n",
-	"tapdir/mytap.stp": "function mytapfunc() { return 42 }\n",
-	"bad.stp":          "probe begin { printf(\"unterminated }\n",
-}
-
-func writeFixtures(t *testing.T, dir string) {
-	t.Helper()
-	for name, body := range fixtures {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
-	}
-}
-
-func removeProducts(t *testing.T, dir string) {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, e := range ents {
-		if _, fixture := fixtures[e.Name()]; fixture || e.Name() == "tapdir" {
-			continue
-		}
-		require.NoError(t, os.RemoveAll(filepath.Join(dir, e.Name())))
-	}
-}
-
 // trustedHome is a HOME inside s's chroot whose database trusts s's
 // server, written by stap-client's --trust-servers (the 5.1 client cannot
 // add trust with current NSS; the cross checks are in trust_test.go).
@@ -95,12 +66,12 @@ func TestDifferential5(t *testing.T) {
 					"probe begin { x = nosuchfunc() } probe end { y = nosuchfunc2() }"}})
 			}
 			cwd, _ := chrootDir(t, s, "cwd")
-			writeFixtures(t, cwd)
+			labenv.WriteFixtures(t, cwd)
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					removeProducts(t, cwd)
+					labenv.RemoveProducts(t, cwd)
 					real := stap(t, s, cwd, home, tc.stdin, append([]string{"--use-server=" + s.addr()}, tc.args...)...)
-					removeProducts(t, cwd)
+					labenv.RemoveProducts(t, cwd)
 					got := ours(t, cwd, home, tc.stdin, append([]string{"--server=" + s.addr()}, tc.args...)...)
 					got.stdout = strings.ReplaceAll(got.stdout, s.root+"/", "/")
 					got.stderr = strings.ReplaceAll(got.stderr, s.root+"/", "/")
@@ -134,7 +105,7 @@ func TestOptionsAgainst56(t *testing.T) {
 	s := lab5.server(t, "sid")
 	home := trustedHome(t, s)
 	cwd, _ := chrootDir(t, s, "cwd")
-	writeFixtures(t, cwd)
+	labenv.WriteFixtures(t, cwd)
 	got := ours(t, cwd, home, "", "--server="+s.addr(), "--semantic-keep-going", "-r", s.release, "-p2", "-e",
 		"probe begin { x = nosuchfunc() }")
 	assert.Equal(t, 1, got.code)

@@ -9,7 +9,7 @@ package interop5
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,43 +38,22 @@ type lab struct {
 
 var lab5 *lab
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	path := os.Getenv("LAB5_ENV")
-	if path == "" {
-		if os.Getenv("SKIP_INTEROP") == "1" {
-			fmt.Println("######## NOTICE: SKIP_INTEROP=1: stap 5.x interop tests are NOT run ########")
-			return 0
-		}
-		fmt.Fprintln(os.Stderr, "interop5: LAB5_ENV is not set: run `make test`, which starts the stap 5.x servers (test/lab/up5.sh), or set SKIP_INTEROP=1")
-		return 1
-	}
-	vars, err := labenv.Read(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "interop5:", err)
-		return 1
-	}
-	l := &lab{vars: vars}
-	l.in5, _ = filepath.Abs("../lab/in5.sh")
-	for _, s := range strings.Fields(vars["LAB5_SUITES"]) {
-		up := "LAB5_" + strings.ToUpper(s) + "_"
-		l.servers = append(l.servers, server{suite: s, root: vars[up+"ROOT"], port: vars[up+"PORT"],
-			release: vars[up+"RELEASE"], version: vars[up+"VERSION"], certdir: vars[up+"CERTDIR"]})
-	}
-	if len(l.servers) == 0 {
-		fmt.Fprintln(os.Stderr, "interop5: lab5.env names no servers")
-		return 1
-	}
-	bin, cleanup, err := labenv.ClientBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "interop5:", err)
-		return 1
-	}
-	defer cleanup()
-	l.bin = bin
-	lab5 = l
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(labenv.Main(m, "LAB5_ENV", "interop5 (stap 5.x)", "starts the stap 5.x servers (test/lab/up5.sh)",
+		func(vars map[string]string, bin string) error {
+			l := &lab{vars: vars, bin: bin}
+			l.in5, _ = filepath.Abs("../lab/in5.sh")
+			for _, s := range strings.Fields(vars["LAB5_SUITES"]) {
+				up := "LAB5_" + strings.ToUpper(s) + "_"
+				l.servers = append(l.servers, server{suite: s, root: vars[up+"ROOT"], port: vars[up+"PORT"],
+					release: vars[up+"RELEASE"], version: vars[up+"VERSION"], certdir: vars[up+"CERTDIR"]})
+			}
+			if len(l.servers) == 0 {
+				return errors.New("lab5.env names no servers")
+			}
+			lab5 = l
+			return nil
+		}))
 }
 
 func (l *lab) server(t *testing.T, suite string) server {

@@ -51,7 +51,7 @@ func Read(path string) (map[string]string, error) {
 // binary (STAP_CLIENT_BIN, else built from ../../cmd/stap-client), hands
 // both to setup and runs the tests. tier names the tests in messages;
 // start says how the lab is started.
-func Main(m *testing.M, envVar, tier, start string, setup func(vars map[string]string, bin string)) int {
+func Main(m *testing.M, envVar, tier, start string, setup func(vars map[string]string, bin string) error) int {
 	path := os.Getenv(envVar)
 	if path == "" {
 		if os.Getenv("SKIP_INTEROP") == "1" {
@@ -72,7 +72,10 @@ func Main(m *testing.M, envVar, tier, start string, setup func(vars map[string]s
 		return 1
 	}
 	defer cleanup()
-	setup(vars, bin)
+	if err := setup(vars, bin); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", tier, err)
+		return 1
+	}
 	return m.Run()
 }
 

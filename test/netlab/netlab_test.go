@@ -24,7 +24,7 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(labenv.Main(m, "NET_ENV", "netlab (real-network discovery)", "builds the network lab (test/lab/net-up.sh)",
-		func(vars map[string]string, b string) { env, bin = vars, b }))
+		func(vars map[string]string, b string) error { env, bin = vars, b; return nil }))
 }
 
 func get(t *testing.T, k string) string { t.Helper(); return labenv.Get(t, env, k) }

@@ -29,7 +29,7 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(labenv.Main(m, "WA_ENV", "walab (wide-area discovery)", "builds the wide-area lab (test/lab/wa-up.sh)",
-		func(vars map[string]string, b string) { env, bin = vars, b }))
+		func(vars map[string]string, b string) error { env, bin = vars, b; return nil }))
 }
 
 func get(t *testing.T, k string) string { t.Helper(); return labenv.Get(t, env, k) }
