@@ -14,8 +14,10 @@ import (
 // attempt starts at once; each further one starts when the one before it
 // fails or has gone Stagger without a trusted handshake, while the earlier
 // ones go on. The first trusted handshake wins, except that a better-ranked
-// server that completes within Stagger of it wins instead. The losers are
-// closed before a byte of the request is sent.
+// server whose handshake is under way and completes within Stagger of it
+// wins instead (one still waiting for its TCP connect, or for its next try
+// after a refusal, could not). The losers are closed before a byte of the
+// request is sent.
 //
 // No attempt has a deadline of its own: a dead server costs only the
 // stagger, and the last one left is waited for (a busy server's handshake
@@ -44,6 +46,12 @@ func Race(ctx context.Context, cfg Config, servers []Server) (*Conn, int, []erro
 	msgs := make(chan raceMsg)
 	conns := make([]*Conn, len(servers))
 	failed := make([]bool, len(servers))
+	// hopeless: a better-ranked server not worth holding a winner for,
+	// because it could not finish a handshake within the window: it is
+	// waiting out the backoff after a refusal, or its TCP connect is still
+	// unanswered (it started at least a stagger before the winner, so its
+	// SYN is waiting for a retransmission).
+	hopeless := make([]bool, len(servers))
 	next, live := 0, 0
 	start := func() {
 		i := next
@@ -71,7 +79,7 @@ func Race(ctx context.Context, cfg Config, servers []Server) (*Conn, int, []erro
 	var decide <-chan time.Time
 	start()
 	for {
-		if b := best(); b >= 0 && allFailed(failed[:b]) {
+		if b := best(); b >= 0 && allOut(failed[:b], hopeless[:b]) {
 			return win(b)
 		}
 		if live == 0 && next == len(servers) {
@@ -93,6 +101,7 @@ func Race(ctx context.Context, cfg Config, servers []Server) (*Conn, int, []erro
 			case m.err != nil:
 				errs[m.i] = m.err
 				cfg.observe(Event{Index: m.i, Server: servers[m.i], Err: m.err, Retry: m.retry})
+				hopeless[m.i] = m.retry > 0
 				if m.retry == 0 {
 					live--
 					failed[m.i] = true
@@ -101,6 +110,7 @@ func Race(ctx context.Context, cfg Config, servers []Server) (*Conn, int, []erro
 					start() // a failure frees the next one at once
 				}
 			default:
+				hopeless[m.i] = m.phase == PhaseConnecting
 				cfg.observe(Event{Index: m.i, Server: servers[m.i], Phase: m.phase})
 			}
 		case <-stagger.C:
@@ -127,9 +137,10 @@ func Race(ctx context.Context, cfg Config, servers []Server) (*Conn, int, []erro
 	}
 }
 
-func allFailed(f []bool) bool {
-	for _, x := range f {
-		if !x {
+// allOut: every one of these servers has failed for good or is hopeless.
+func allOut(failed, hopeless []bool) bool {
+	for i := range failed {
+		if !failed[i] && !hopeless[i] {
 			return false
 		}
 	}

@@ -73,6 +73,11 @@ func TestRace(t *testing.T) {
 		within time.Duration
 		// and not before this long (the stagger or the window was waited)
 		notBefore time.Duration
+		// stagger, when set, replaces the test config's 100 ms: far longer
+		// than the bound shows the next server did not wait for it
+		stagger time.Duration
+		// tries, when set, is ConnectTries (1 s apart)
+		tries int
 	}
 	tests := []struct {
 		name    string
@@ -84,7 +89,10 @@ func TestRace(t *testing.T) {
 		}, want{winner: 1, within: 2 * time.Second, notBefore: 100 * time.Millisecond}},
 		{"a refused first server frees the next at once", func(t *testing.T) []string {
 			return []string{closedPort(t), startServer(t, good, echo).ln.Addr().String()}
-		}, want{winner: 1, within: 90 * time.Millisecond}},
+		}, want{winner: 1, within: time.Second, stagger: 3 * time.Second}},
+		{"a refused first server being tried again does not hold the winner", func(t *testing.T) []string {
+			return []string{closedPort(t), startServer(t, good, echo).ln.Addr().String()}
+		}, want{winner: 1, within: time.Second, stagger: 3 * time.Second, tries: 5}},
 		{"a better server answering within the window still wins", func(t *testing.T) []string {
 			return []string{slowServer(t, good, 150*time.Millisecond).ln.Addr().String(), startServer(t, good, echo).ln.Addr().String()}
 		}, want{winner: 0, within: 2 * time.Second, notBefore: 150 * time.Millisecond}},
@@ -101,11 +109,18 @@ func TestRace(t *testing.T) {
 			for _, a := range tt.servers(t) {
 				servers = append(servers, Server{Addr: a})
 			}
+			c := cfg(trust)
+			if tt.want.stagger > 0 {
+				c.Timeouts.Stagger = tt.want.stagger
+			}
+			if tt.want.tries > 0 {
+				c.ConnectTries, c.Backoff = tt.want.tries, time.Second
+			}
 			start := time.Now()
-			c, i, errs := Race(context.Background(), cfg(trust), servers)
+			conn, i, errs := Race(context.Background(), c, servers)
 			took := time.Since(start)
-			require.NotNil(t, c, "errors: %v", errs)
-			defer c.Close()
+			require.NotNil(t, conn, "errors: %v", errs)
+			defer conn.Close()
 			assert.Equal(t, tt.want.winner, i)
 			assert.Less(t, took, tt.want.within)
 			assert.GreaterOrEqual(t, took, tt.want.notBefore)
