@@ -3,8 +3,6 @@
 package interop5
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,16 +78,7 @@ func TestDifferential5(t *testing.T) {
 					assert.Equal(t, real.code, got.code, "exit status")
 					assert.Equal(t, real.files, got.files, "files left in the cwd")
 					if tc.module {
-						var kos []string
-						for _, f := range got.files {
-							if strings.HasSuffix(f, ".ko") {
-								kos = append(kos, f)
-							}
-						}
-						require.Len(t, kos, 1, "one module saved: %v", got.files)
-						data, err := os.ReadFile(filepath.Join(cwd, kos[0]))
-						require.NoError(t, err)
-						assert.Equal(t, "\x7fELF", string(data[:4]), "a real kernel module")
+						labenv.SavedModule(t, cwd, got.files)
 					}
 				})
 			}

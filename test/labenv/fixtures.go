@@ -3,8 +3,10 @@
 package labenv
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -56,4 +58,27 @@ func RemoveProducts(t *testing.T, dir string) {
 			}
 		}
 	}
+}
+
+// SavedModule is the one kernel module a run left in dir (files lists dir),
+// checked to be a real one (ELF); it returns its name.
+func SavedModule(t *testing.T, dir string, files []string) string {
+	t.Helper()
+	var kos []string
+	for _, f := range files {
+		if strings.HasSuffix(f, ".ko") {
+			kos = append(kos, f)
+		}
+	}
+	if len(kos) != 1 {
+		t.Fatalf("one module saved, not %v", files)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, kos[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data, []byte("\x7fELF")) {
+		t.Errorf("%s is not a real kernel module (no ELF header)", kos[0])
+	}
+	return kos[0]
 }
