@@ -12,7 +12,8 @@ import (
 	"github.com/stap-client/stap-client/internal/cache"
 	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/response"
-	"github.com/stap-client/stap-client/internal/staprun"
+	"github.com/stap-client/stap-client/internal/stapargs"
+	"github.com/stap-client/stap-client/internal/stapmsg"
 )
 
 // cacheSlot is where this run's result is kept in the local result cache.
@@ -32,40 +33,31 @@ func (r *run) cacheSlot(req *request.Request) *cacheSlot {
 	}
 	c, err := cache.Open(cache.Dir(r.env.LookupEnv), r.env.UID)
 	if err != nil {
-		r.errf("%s: WARNING: not using the result cache: %v", Prog, err)
+		r.out.OurWarning("not using the result cache: %v", err)
 		return nil
 	}
-	key, err := cache.KeyOf(req.Zip, r.staprunPath())
+	key, err := cache.KeyOf(req.Zip, r.plan.staprun.Path)
 	if err != nil {
-		r.logf(1, "%s: WARNING: not using the result cache: %v", Prog, err)
+		r.out.Logf(1, "%s: WARNING: not using the result cache: %v", Prog, err)
 		return nil
 	}
 	return &cacheSlot{c: c, key: key, read: !inv.PoisonCache}
 }
 
-// staprunPath is the staprun pass 5 runs: $SYSTEMTAP_STAPRUN when set.
-func (r *run) staprunPath() string {
-	if p, ok := r.env.LookupEnv(staprunEnv); ok {
-		return p
-	}
-	return staprun.DefaultPath
-}
-
-const staprunEnv = "SYSTEMTAP_STAPRUN"
-
 // replay answers the run from the cache: the cached response files are
 // copied into the private temp dir and go through the same processing and
 // printing as a fresh response, then pass 5. hit is false when there is no
 // usable entry; the run then goes to a server.
-func (r *run) replay(ctx context.Context, slot *cacheSlot, release, arch string) (code int, hit bool) {
+func (r *run) replay(ctx context.Context, slot *cacheSlot) (code int, hit bool) {
 	if slot == nil || !slot.read || !slot.c.Has(slot.key) {
 		return 0, false
 	}
-	if err := r.makeTmp(); err != nil {
-		r.errf("%v", err) // stap's words, prefix included
+	var err error
+	if r.dir, err = r.makeDir(); err != nil {
+		r.out.Errf("%v", err) // stap's words, prefix included
 		return 1, true
 	}
-	serverDir := filepath.Join(r.tmp, "server")
+	serverDir := r.dir.Join("server")
 	if err := os.Mkdir(serverDir, 0o700); err != nil {
 		return 0, false
 	}
@@ -79,39 +71,32 @@ func (r *run) replay(ctx context.Context, slot *cacheSlot, release, arch string)
 	}
 	if err != nil {
 		if !errors.Is(err, cache.ErrMiss) {
-			r.logf(1, "%s: WARNING: not using the result cache: %v", Prog, err)
+			r.out.Logf(1, "%s: WARNING: not using the result cache: %v", Prog, err)
 		}
 		os.RemoveAll(serverDir)
 		return 0, false
 	}
-	r.sessionLines(release, arch)
-	if r.autoServer {
-		// Printed even at -v0 when stap chose server mode by itself: it
-		// tells the mode, and the module did come from a server.
-		r.errf("Using a compile server.")
-	}
-	r.res = res
+	r.sessionLines()
+	// Printed even at -v0 when stap chose server mode by itself: it tells
+	// the mode, and the module did come from a server.
+	r.usingServer(false)
 	ok := r.finish(ctx, res)
 	if r.inv.PerPassVerbose[3] >= 1 {
 		// stap's line for its own cache; the path is the cached module.
 		rel, _ := filepath.Rel(serverDir, res.ModulePath)
-		r.errf("Pass 4: using cached %s", filepath.Join(entry, rel))
+		r.out.Errf("Pass 4: using cached %s", filepath.Join(entry, rel))
 	}
-	return r.afterPasses(ok), true
-}
-
-func (r *run) responseOptions() response.Options {
-	return response.Options{LastPass: r.inv.LastPass, HaveScript: r.inv.HaveScript, ModuleName: r.inv.ModuleName}
+	return r.afterPasses(passes{res: res, ok: ok}), true
 }
 
 // remember stores a successful response's files: what response.Process
 // and pass 5 read, at their paths in the response.
-func (r *run) remember(ctx context.Context, slot *cacheSlot) {
-	res := r.res
+func (r *run) remember(ctx context.Context, slot *cacheSlot, ps passes) {
+	res := ps.res
 	if slot == nil || res == nil || res.RC != 0 || res.ModulePath == "" {
 		return
 	}
-	serverDir := filepath.Join(r.tmp, "server")
+	serverDir := r.dir.Join("server")
 	var files []cache.File
 	add := func(p string) {
 		rel, err := filepath.Rel(serverDir, p)
@@ -131,30 +116,30 @@ func (r *run) remember(ctx context.Context, slot *cacheSlot) {
 		add(res.UprobesPath + ".sgn")
 	}
 	if err := slot.c.Put(ctx, slot.key, files); err != nil {
-		r.logf(1, "%s: WARNING: the result was not cached: %v", Prog, err)
+		r.out.Logf(1, "%s: WARNING: the result was not cached: %v", Prog, err)
 	}
 }
 
 // cleanCache is --clean-cache: evict by the size limit now, and exit as
 // stap does after cleaning its own cache.
-func (r *run) cleanCache(ctx context.Context) int {
-	for _, w := range r.inv.Warnings {
-		r.errf("%s", w)
+func cleanCache(ctx context.Context, env Env, inv *stapargs.Invocation, out *stapmsg.Printer) int {
+	for _, w := range inv.Warnings {
+		out.Errf("%s", w)
 	}
-	c, err := cache.Open(cache.Dir(r.env.LookupEnv), r.env.UID)
+	c, err := cache.Open(cache.Dir(env.LookupEnv), env.UID)
 	if err != nil {
-		r.ours("cleaning the result cache", err)
+		out.Ours("cleaning the result cache", err)
 		return 1
 	}
 	removed, err := c.Clean(ctx)
-	if r.verbose > 1 && len(removed) > 0 {
-		r.errf("Cache cleaning successful, removed entries: ")
+	if out.Verbose > 1 && len(removed) > 0 {
+		out.Errf("Cache cleaning successful, removed entries: ")
 		for _, e := range removed {
-			r.errf("  %s", e)
+			out.Errf("  %s", e)
 		}
 	}
 	if err != nil {
-		r.ours("cleaning the result cache", err)
+		out.Ours("cleaning the result cache", err)
 		return 1
 	}
 	return 0

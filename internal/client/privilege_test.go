@@ -15,34 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCredentialsOf(t *testing.T) {
-	groups := map[string]int{"stapdev": 501, "stapsys": 502, "stapusr": 503}
-	lookup := func(n string) (int, bool) { g, ok := groups[n]; return g, ok }
-	none := func(string) (int, bool) { return 0, false }
-	all := Credentials{true, true, true}
-	tests := []struct {
-		name   string
-		uid    int
-		egid   int
-		groups []int
-		lookup func(string) (int, bool)
-		want   Credentials
-	}{
-		{"root", 0, 0, nil, none, all},
-		{"nobody", 1000, 1000, []int{1000}, lookup, Credentials{}},
-		{"stapusr", 1000, 1000, []int{1000, 503}, lookup, Credentials{Stapusr: true}},
-		{"stapsys", 1000, 1000, []int{502}, lookup, Credentials{Stapsys: true, Stapusr: true}},
-		{"stapdev", 1000, 1000, []int{503, 501}, lookup, all},
-		{"effective gid counts", 1000, 502, nil, lookup, Credentials{Stapsys: true, Stapusr: true}},
-		{"no such groups", 1000, 1000, []int{501, 502, 503}, none, Credentials{}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, CredentialsOf(tc.uid, tc.egid, tc.groups, tc.lookup))
-		})
-	}
-}
-
 // requestArgv reads argv1..N from a request zip.
 func requestArgv(t *testing.T, req []byte) []string {
 	t.Helper()
@@ -92,7 +64,7 @@ func TestPass5PrivilegeAdjust(t *testing.T) {
 		stderr   []string
 		notInErr []string
 	}{
-		{"root sends nothing", Credentials{true, true, true}, nil, "", nil, []string{"Using a compile server."}},
+		{"root sends nothing", Credentials{Stapdev: true, Stapsys: true, Stapusr: true}, nil, "", nil, []string{"Using a compile server."}},
 		{"stapusr", Credentials{Stapusr: true}, nil, "--privilege=stapusr",
 			[]string{"Using a compile server."}, []string{usrMsg}},
 		{"stapusr at -v explains", Credentials{Stapusr: true}, []string{"-v"}, "--privilege=stapusr",

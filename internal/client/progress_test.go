@@ -4,7 +4,6 @@ package client
 
 import (
 	"bytes"
-	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/progress"
 )
 
@@ -37,21 +35,6 @@ func (f *fakeTerminal) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.buf.String()
-}
-
-func TestServerLabel(t *testing.T) {
-	tests := []struct {
-		c    discovery.Candidate
-		want string
-	}{
-		{discovery.Candidate{Host: "build1", Addr: netip.MustParseAddr("10.0.0.7"), Port: 5555}, "build1:5555"},
-		{discovery.Candidate{Addr: netip.MustParseAddr("10.0.0.7"), Port: 5555}, "10.0.0.7:5555"},
-		{discovery.Candidate{Addr: netip.MustParseAddr("fe80::1"), Port: 5555}, "[fe80::1]:5555"},
-		{discovery.Candidate{}, "a server"},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, serverLabel(tt.c))
-	}
 }
 
 // startSlowFake is a compile server that takes its time to answer.

@@ -4,6 +4,7 @@ package response
 
 import (
 	"fmt"
+	"github.com/stap-client/stap-client/internal/stapmsg"
 	"os"
 	"path/filepath"
 )
@@ -21,7 +22,7 @@ func LinkBuildDir(buildDir, tmp string) error {
 		oldname := filepath.Join(buildDir, e.Name())
 		newname := filepath.Join(tmp, e.Name())
 		if err := os.Symlink(oldname, newname); err != nil {
-			return &ReadError{fmt.Sprintf("Unable to link '%s' to '%s':%s", oldname, newname, strerror(err))}
+			return &ReadError{fmt.Sprintf("Unable to link '%s' to '%s':%s", oldname, newname, stapmsg.Strerror(err))}
 		}
 	}
 	return nil

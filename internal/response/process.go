@@ -4,6 +4,7 @@ package response
 
 import (
 	"fmt"
+	"github.com/stap-client/stap-client/internal/stapmsg"
 	"io"
 	"os"
 	"path/filepath"
@@ -105,7 +106,7 @@ func Process(dir string, opt Options) (*Result, error) {
 	rcPath := filepath.Join(dir, "rc")
 	rcText, err := readSmall(rcPath)
 	if err != nil {
-		return nil, &ReadError{fmt.Sprintf("Unable to open file '%s' for reading: %s", rcPath, strerror(err))}
+		return nil, &ReadError{fmt.Sprintf("Unable to open file '%s' for reading: %s", rcPath, stapmsg.Strerror(err))}
 	}
 	rc, err := strconv.Atoi(strings.TrimSpace(string(rcText)))
 	if err != nil {
@@ -164,17 +165,6 @@ func (r *Result) findModule(opt Options) error {
 func isRegular(p string) bool {
 	fi, err := os.Lstat(p)
 	return err == nil && fi.Mode().IsRegular()
-}
-
-// strerror gives the C library's text for the common cases, as stap prints it.
-func strerror(err error) string {
-	if os.IsNotExist(err) {
-		return "No such file or directory"
-	}
-	if os.IsPermission(err) {
-		return "Permission denied"
-	}
-	return err.Error()
 }
 
 // VersionLess compares dotted protocol versions numerically per component; a

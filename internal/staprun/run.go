@@ -5,12 +5,12 @@ package staprun
 import (
 	"errors"
 	"fmt"
+	"github.com/stap-client/stap-client/internal/stapmsg"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // Options are how pass 5 runs.
@@ -48,9 +48,6 @@ const (
 // duplicate of the first); the next one ends stap.
 const maxInterrupts = 2
 
-// clkTck is USER_HZ, which times(2) counts in on Linux.
-const clkTck = 100
-
 // Run runs argv as stap's pass 5 does and prints what stap prints.
 func Run(argv []string, o Options) Outcome {
 	errf := func(format string, a ...any) { fmt.Fprintf(o.Stderr, format+"\n", a...) }
@@ -59,9 +56,7 @@ func Run(argv []string, o Options) Outcome {
 			errf("WARNING: "+format, a...)
 		}
 	}
-	var before syscall.Tms
-	syscall.Times(&before)
-	start := time.Now()
+	span := stapmsg.Start()
 	if o.Verbose > 0 {
 		errf("Pass 5: starting run.")
 	}
@@ -72,11 +67,8 @@ func Run(argv []string, o Options) Outcome {
 		return TooManyInterrupts
 	}
 
-	var after syscall.Tms
-	syscall.Times(&after)
-	end := time.Now()
 	if o.Verbose > 0 {
-		errf("Pass 5: run completed %s", timesPrint(before, after, start, end))
+		errf("Pass 5: run completed %s", span)
 	}
 	if rc != 0 {
 		errf("Pass 5: run failed.  [man error::pass5]")
@@ -91,7 +83,7 @@ func run(argv []string, o Options, errf, warn func(string, ...any)) (rc int, too
 	if strings.HasPrefix(argv[0], "/") {
 		if err := syscall.Access(argv[0], 1 /* X_OK */); err != nil {
 			// stap prints this one directly, so -w does not hide it.
-			errf("WARNING: %s is not executable (%s)", argv[0], strerror(err))
+			errf("WARNING: %s is not executable (%s)", argv[0], stapmsg.Strerror(err))
 		}
 	}
 	if o.Verbose > 1 {
@@ -108,7 +100,7 @@ func run(argv []string, o Options, errf, warn func(string, ...any)) (rc int, too
 			if !errors.As(err, &en) {
 				en = syscall.ENOENT
 			}
-			errf("Spawn error (%d): %s", int(en), strerror(en))
+			errf("Spawn error (%d): %s", int(en), stapmsg.Strerror(en))
 		}
 		return 1, false
 	}
@@ -144,24 +136,6 @@ wait:
 		warn("%s exited with status: %d", argv[0], ret)
 	}
 	return ret, false
-}
-
-// timesPrint is stap's TIMESPRINT: own and children's CPU times and the
-// wall clock, in whole milliseconds truncated as C does.
-func timesPrint(b, a syscall.Tms, start, end time.Time) string {
-	usr := (a.Cutime + a.Utime - b.Cutime - b.Utime) * 1000 / clkTck
-	sys := (a.Cstime + a.Stime - b.Cstime - b.Stime) * 1000 / clkTck
-	wall := (end.Unix()-start.Unix())*1000 + (int64(end.Nanosecond()/1000)-int64(start.Nanosecond()/1000))/1000
-	return fmt.Sprintf("in %dusr/%dsys/%dreal ms.", usr, sys, wall)
-}
-
-// strerror is glibc's text for an errno (Go's is in lower case).
-func strerror(err error) string {
-	s := err.Error()
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // strsignal is glibc's text for a signal; Go's differ in case and words.

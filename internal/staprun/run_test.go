@@ -253,12 +253,3 @@ func TestStrsignal(t *testing.T) {
 		assert.Equal(t, want, strsignal(n), "signal %d", n)
 	}
 }
-
-func TestTimesPrint(t *testing.T) {
-	start := time.Unix(100, 999_999_000)
-	end := time.Unix(102, 1_000)
-	b := syscall.Tms{Utime: 1, Cutime: 2, Stime: 3, Cstime: 4}
-	a := syscall.Tms{Utime: 2, Cutime: 12, Stime: 3, Cstime: 5}
-	// (2-1)*1000 + (1-999999)/1000 = 2000 - 999 = 1001, truncated as C does.
-	assert.Equal(t, "in 110usr/10sys/1001real ms.", timesPrint(b, a, start, end))
-}

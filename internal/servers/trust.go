@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 
-package client
+package servers
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
+	"github.com/stap-client/stap-client/internal/stapmsg"
 	"github.com/stap-client/stap-client/internal/transport"
 )
 
@@ -25,7 +26,7 @@ type trustSpec struct {
 }
 
 // parseTrustSpec reads the comma list as stap 4.8 does; unknown words warn.
-func (r *run) parseTrustSpec(spec string) (trustSpec, error) {
+func (f *Finder) parseTrustSpec(spec string) (trustSpec, error) {
 	var t trustSpec
 	var fail []string
 	for _, w := range strings.Split(spec, ",") {
@@ -33,21 +34,21 @@ func (r *run) parseTrustSpec(spec string) (trustSpec, error) {
 		case "ssl":
 			t.ssl = true
 		case "signer":
-			if r.env.UID != 0 {
+			if f.UID != 0 {
 				fail = append(fail, "Only root can specify 'signer' on --trust-servers")
 			}
 			t.signer = true
 		case "revoke":
 			t.revoke = true
 		case "all-users":
-			if r.env.UID != 0 {
+			if f.UID != 0 {
 				fail = append(fail, "Only root can specify 'all-users' on --trust-servers")
 			}
 			t.allUsers = true
 		case "no-prompt":
 			t.noPrompt = true
 		default:
-			r.warn("Unrecognized server trust specification: " + w)
+			f.Out.Warn("Unrecognized server trust specification: " + w)
 		}
 	}
 	if len(fail) > 0 {
@@ -77,19 +78,19 @@ func (t trustSpec) describe() string {
 	return s
 }
 
-// manageTrust carries out --trust-servers. It reports success.
-func (r *run) manageTrust(ctx context.Context) bool {
-	t, err := r.parseTrustSpec(r.inv.TrustServers)
+// Trust carries out --trust-servers=spec. It reports success.
+func (f *Finder) Trust(ctx context.Context, spec string) bool {
+	t, err := f.parseTrustSpec(spec)
 	if err != nil {
-		r.errf("%s", err.Error())
+		f.Out.Errf("%s", err.Error())
 		return false
 	}
-	cands, err := r.trustCandidates(ctx)
+	cands, err := f.trustCandidates(ctx)
 	if err != nil || len(cands) == 0 {
-		if len(r.inv.Servers) == 0 {
-			r.errf("No servers identified for trust")
+		if len(f.Specs) == 0 {
+			f.Out.Errf("No servers identified for trust")
 		} else {
-			r.errf("%s: ERROR: %v", Prog, err)
+			f.Out.Errf("%s: ERROR: %v", stapmsg.Prog, err)
 		}
 		return false
 	}
@@ -98,14 +99,14 @@ func (r *run) manageTrust(ctx context.Context) bool {
 	if !t.noPrompt {
 		q = "?"
 	}
-	r.errf("%s in the following servers %s%s", verb, t.describe(), q)
+	f.Out.Errf("%s in the following servers %s%s", verb, t.describe(), q)
 	for _, c := range cands {
-		r.errf("  %s", c.String())
+		f.Out.Errf("  %s", c.String())
 	}
 	if !t.noPrompt {
-		fmt.Fprint(r.env.Stderr, "[y/N] ")
-		if !yes(r.env.Stdin) {
-			r.errf("Server trust unchanged")
+		fmt.Fprint(f.Out.Writer(), "[y/N] ")
+		if !yes(f.Stdin) {
+			f.Out.Errf("Server trust unchanged")
 			return true
 		}
 	}
@@ -114,7 +115,7 @@ func (r *run) manageTrust(ctx context.Context) bool {
 		if t.allUsers {
 			dirs = append(dirs, certdb.Location{Dir: certdb.GlobalDir, Kind: certdb.KindGlobal, Base: certdb.GlobalBase})
 		} else {
-			dirs = append(dirs, certdb.Location{Dir: certdb.PrivateDir(r.env.LookupEnv), Kind: certdb.KindPrivate, Base: certdb.PrivateBase(r.env.LookupEnv)})
+			dirs = append(dirs, certdb.Location{Dir: certdb.PrivateDir(f.LookupEnv), Kind: certdb.KindPrivate, Base: certdb.PrivateBase(f.LookupEnv)})
 		}
 	}
 	if t.signer {
@@ -122,7 +123,7 @@ func (r *run) manageTrust(ctx context.Context) bool {
 	}
 	ok := true
 	for _, c := range cands {
-		if !r.trustOne(ctx, c, dirs, t.revoke) {
+		if !f.trustOne(ctx, c, dirs, t.revoke) {
 			ok = false
 		}
 	}
@@ -141,15 +142,15 @@ func yes(in io.Reader) bool {
 
 // trustOne learns the server's certificate over a trust-only connection
 // and adds it to, or removes it from, each database.
-func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []certdb.Location, revoke bool) bool {
+func (f *Finder) trustOne(ctx context.Context, c discovery.Candidate, dirs []certdb.Location, revoke bool) bool {
 	// As patient as a compile's connection: a server still starting is
 	// tried again, as stap tries it.
-	cfg := transport.Config{Timeouts: r.env.Timeouts, ConnectTries: 5, Backoff: time.Second}
+	cfg := transport.Config{Timeouts: f.Timeouts, ConnectTries: 5, Backoff: time.Second}
 	cert, err := transport.FetchCertificate(ctx, cfg, transport.Server{Host: c.Host, Addr: c.AddrPort()})
 	if err != nil {
 		// No space before the printout: it starts with one (stap's text).
-		r.errf("Unable to connect to%s", c.String())
-		r.errf("  %v", err)
+		f.Out.Errf("Unable to connect to%s", c.String())
+		f.Out.Errf("  %v", err)
 		return false
 	}
 	ok := true
@@ -158,22 +159,22 @@ func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []certdb
 		if revoke {
 			n, err := certdb.RevokeTrust(ctx, dir, certdb.Certinfo(cert))
 			if err != nil {
-				r.ours("revoking trust in "+dir, err)
+				f.Out.Ours("revoking trust in "+dir, err)
 				ok = false
 			} else if n == 0 {
-				r.logf(2, "%s is not trusted in %s", c.String(), dir)
+				f.Out.Logf(2, "%s is not trusted in %s", c.String(), dir)
 			}
 			continue
 		}
 		already, err := certdb.AddTrust(ctx, dir, cert.Raw)
 		switch {
 		case err != nil:
-			r.ours("adding trust to "+dir, err)
+			f.Out.Ours("adding trust to "+dir, err)
 			ok = false
 		case already:
-			r.logf(2, "%s is already trusted in %s", c.String(), dir)
+			f.Out.Logf(2, "%s is already trusted in %s", c.String(), dir)
 		}
-		if !r.tighten(l) {
+		if !f.tighten(l) {
 			ok = false
 		}
 	}
@@ -182,13 +183,13 @@ func (r *run) trustOne(ctx context.Context, c discovery.Candidate, dirs []certdb
 
 // tighten leaves the database just trusted in usable: stap 5.x makes its
 // directories writable by everyone, and such a database is refused.
-func (r *run) tighten(l certdb.Location) bool {
-	changed, err := certdb.Tighten(l, r.env.UID)
+func (f *Finder) tighten(l certdb.Location) bool {
+	changed, err := certdb.Tighten(l, f.UID)
 	if len(changed) > 0 {
-		r.errf("%s: removed group and other write permission from %s (stap 5.x leaves them writable; a database others can write is refused)", Prog, strings.Join(changed, ", "))
+		f.Out.Errf("%s: removed group and other write permission from %s (stap 5.x leaves them writable; a database others can write is refused)", stapmsg.Prog, strings.Join(changed, ", "))
 	}
 	if err != nil {
-		r.ours("securing "+l.Dir, err)
+		f.Out.Ours("securing "+l.Dir, err)
 		return false
 	}
 	return true
@@ -196,17 +197,16 @@ func (r *run) tighten(l certdb.Location) bool {
 
 // trustCandidates are the servers named for --trust-servers; they must say
 // where to connect.
-func (r *run) trustCandidates(ctx context.Context) ([]discovery.Candidate, error) {
+func (f *Finder) trustCandidates(ctx context.Context) ([]discovery.Candidate, error) {
 	var specs []discovery.Spec
-	for _, raw := range r.inv.Servers {
-		if raw == "" {
+	for _, s := range f.Specs {
+		if s.Default {
 			continue
 		}
-		s, err := discovery.ParseSpec(raw)
-		if err != nil {
-			return nil, err
+		if s.Err != nil {
+			return nil, s.Err
 		}
-		specs = append(specs, s)
+		specs = append(specs, s.Spec)
 	}
-	return discovery.Direct(ctx, specs, r.env.Lookup)
+	return discovery.Direct(ctx, specs, f.Lookup)
 }

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 
-package client
+package servers
 
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
 )
 
@@ -17,21 +17,22 @@ import (
 // first present builds the list, each later one filters it.
 var listOrder = []string{"all", "specified", "online", "trusted", "signer", "compatible"}
 
-// listServers carries out each --list-servers value, as stap prints it (on
-// stderr). It reports success.
-func (r *run) listServers(ctx context.Context, release, arch string) bool {
-	p := r.policy(ctx, release, arch)
+// List carries out each --list-servers value, as stap prints it (on
+// stderr), or as JSON on w. It reports success.
+func (f *Finder) List(ctx context.Context, values []string, asJSON bool, w io.Writer) bool {
+	judge := f.Policy(ctx)
+	p := judge
 	p.NeedSigner = false // a filter here only when asked for
 	var online []discovery.Candidate
 	browsed := false
 	ok := true
 	report := jsonReport{Version: 1}
-	for _, spec := range r.inv.ListServers {
+	for _, spec := range values {
 		if spec == "" {
 			spec = "specified"
 		}
-		if spec == "specified" && len(nonEmpty(r.inv.Servers)) == 0 {
-			spec = r.defaultSpec()
+		if spec == "specified" && !f.anySpec() {
+			spec = f.defaultSpec()
 		}
 		words := map[string]bool{}
 		for _, w := range strings.Split(spec, ",") {
@@ -39,24 +40,24 @@ func (r *run) listServers(ctx context.Context, release, arch string) bool {
 			case "all", "specified", "online", "trusted", "signer", "compatible":
 				words[w] = true
 			default:
-				r.errf("WARNING: unsupported compile server property: %s", w)
+				f.Out.Errf("WARNING: unsupported compile server property: %s", w)
 			}
 		}
 		if !browsed && (words["all"] || words["online"] || words["specified"]) {
 			var err error
-			if online, err = r.discover(ctx, p, nil, false); err != nil {
-				r.ours(err.Error(), nil)
+			if online, err = f.discover(ctx, p, nil, false); err != nil {
+				f.Out.Ours(err.Error(), nil)
 				ok = false
 			}
 			browsed = true
 		}
-		list := r.buildList(ctx, words, online, p)
+		list := f.buildList(ctx, words, online, p)
 		discovery.Order(list)
-		if r.inv.JSON {
-			report.Queries = append(report.Queries, r.jsonQuery(spec, list, release, arch))
+		if asJSON {
+			report.Queries = append(report.Queries, jsonQueryOf(judge, spec, list))
 			continue
 		}
-		r.errf("Systemtap Compile Server Status for '%s'", spec)
+		f.Out.Errf("Systemtap Compile Server Status for '%s'", spec)
 		found := false
 		for _, c := range list {
 			if c.Certinfo == "" {
@@ -64,21 +65,21 @@ func (r *run) listServers(ctx context.Context, release, arch string) bool {
 			}
 			if c.Domain != "" {
 				// Found in DNS: say where (stap finds by mDNS only).
-				r.errf("%s domain=%s", c.String(), c.Domain)
+				f.Out.Errf("%s domain=%s", c.String(), c.Domain)
 			} else {
-				r.errf("%s", c.String())
+				f.Out.Errf("%s", c.String())
 			}
 			found = true
 		}
 		if !found {
-			r.errf("No servers found")
+			f.Out.Errf("No servers found")
 		}
 	}
-	if r.inv.JSON {
-		enc := json.NewEncoder(r.env.Stdout)
+	if asJSON {
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
-			r.ours("writing the server list", err)
+			f.Out.Ours("writing the server list", err)
 			return false
 		}
 	}
@@ -121,10 +122,9 @@ type jsonServer struct {
 	Generation string `json:"generation,omitempty"`
 }
 
-// jsonQuery describes one listing, judging each server against this run's
-// needs (release, architecture, trust, signer).
-func (r *run) jsonQuery(spec string, list []discovery.Candidate, release, arch string) jsonQuery {
-	p := r.policy(context.Background(), release, arch)
+// jsonQueryOf describes one listing, judging each server against this run's
+// needs p (release, architecture, trust, signer).
+func jsonQueryOf(p discovery.Policy, spec string, list []discovery.Candidate) jsonQuery {
 	q := jsonQuery{Spec: spec, Servers: []jsonServer{}}
 	for _, c := range list {
 		s := jsonServer{Instance: c.Instance, Host: c.Host, Port: c.Port, Sysinfo: c.Sysinfo, Version: c.Version, Certinfo: c.Certinfo, MOKFingerprints: c.MOKs}
@@ -145,36 +145,26 @@ func (r *run) jsonQuery(spec string, list []discovery.Candidate, release, arch s
 	return q
 }
 
-func (r *run) defaultSpec() string {
-	if r.inv.PrivilegeLevel() != "stapdev" {
+func (f *Finder) defaultSpec() string {
+	if f.Privilege != "stapdev" {
 		return "online,trusted,compatible,signer"
 	}
 	return "online,trusted,compatible"
 }
 
-func nonEmpty(ss []string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
+// anySpec: some --server names a server (not only the default spec).
+func (f *Finder) anySpec() bool {
+	for _, s := range f.Specs {
+		if !s.Default {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // buildList applies the words in stap's order.
-func (r *run) buildList(ctx context.Context, words map[string]bool, online []discovery.Candidate, p discovery.Policy) []discovery.Candidate {
-	signers := p.Signers
-	if signers == nil {
-		signers = map[string]bool{}
-		if db, err := certdb.Open(ctx, SignerDir); err == nil {
-			for _, c := range db.Certs() {
-				if c.X509 != nil {
-					signers[certdb.Certinfo(c.X509)] = true
-				}
-			}
-		}
-	}
+func (f *Finder) buildList(ctx context.Context, words map[string]bool, online []discovery.Candidate, p discovery.Policy) []discovery.Candidate {
+	signers := f.signerSet(ctx)
 	// Known only from a database: a certificate serial and nothing else.
 	known := func(set map[string]bool) []discovery.Candidate {
 		var out []discovery.Candidate
@@ -210,9 +200,9 @@ func (r *run) buildList(ctx context.Context, words map[string]bool, online []dis
 		case w == "all":
 			list = append(append(append([]discovery.Candidate{}, online...), onlyOffline(known(p.Trusted))...), onlyOffline(known(signers))...)
 		case w == "specified" && !built:
-			list = r.specifiedList(ctx, online)
+			list = f.specifiedList(ctx, online)
 		case w == "specified":
-			spec := r.specifiedList(ctx, online)
+			spec := f.specifiedList(ctx, online)
 			keep(func(c discovery.Candidate) bool { return contains(spec, c) })
 		case w == "online" && !built:
 			list = online
@@ -258,13 +248,15 @@ func contains(list []discovery.Candidate, c discovery.Candidate) bool {
 
 // specifiedList: the online servers each --server names (with a port: the
 // one at that address and port).
-func (r *run) specifiedList(ctx context.Context, online []discovery.Candidate) []discovery.Candidate {
-	resolve := discovery.ResolveFunc(ctx, r.env.Lookup)
+func (f *Finder) specifiedList(ctx context.Context, online []discovery.Candidate) []discovery.Candidate {
+	resolve := discovery.ResolveFunc(ctx, f.Lookup)
 	var out []discovery.Candidate
-	for _, raw := range nonEmpty(r.inv.Servers) {
-		s, err := discovery.ParseSpec(raw)
-		if err != nil {
-			r.errf("%s", err.Error())
+	for _, s := range f.Specs {
+		if s.Default {
+			continue
+		}
+		if s.Err != nil {
+			f.Out.Errf("%s", s.Err.Error())
 			continue
 		}
 		for _, c := range online {
