@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -69,20 +69,7 @@ func readLog(path string) string {
 
 // pty opens a pseudo-terminal pair: the client's stderr, so it draws its
 // progress line, and the side the test reads.
-func pty(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	require.NoError(t, err)
-	var unlock, n uint32
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock)))
-	require.Zero(t, errno)
-	_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n)))
-	require.Zero(t, errno)
-	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { master.Close(); slave.Close() })
-	return master, slave
-}
+func pty(t *testing.T) (master, slave *os.File) { t.Helper(); return testkit.PTY(t) }
 
 // longCompile starts a cold -p4 compile of a script no cache has seen on
 // addr, which holds the busy server's only worker for many seconds; it
