@@ -14,18 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-9}
 export PATH="$PATH:/usr/local/go/bin"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 if [[ -z ${LAB_ENV:-} ]]; then
 	bash test/lab/up.sh "$PWD/.lab" >/dev/null
 	LAB_ENV=$PWD/.lab/lab.env
 fi
 make -s build
-set -a
-# shellcheck disable=SC1090
-source "$LAB_ENV"
-set +a
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_load "$LAB_ENV"
 mkdir -p "$tmp/home" "$tmp/sysdir" "$tmp/cwd"
 script='probe begin { printf("Hello World!\n"); exit() }'
 bin=$PWD/bin/stap-client
@@ -49,8 +46,6 @@ ms() {
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000000))
 }
-
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Warm both: the server's cache (stap) and the result cache (stap-client).
 run_stap

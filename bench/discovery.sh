@@ -14,15 +14,11 @@ runs=${1:-9}
 state=${NET_STATE:-$PWD/.netlab}
 export PATH="$PATH:/usr/local/go/bin"
 
-command -v strace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace >/dev/null
-bash test/lab/net-up.sh "$state" >/dev/null
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_netlab "$state"
 make -s build
-set -a
-# shellcheck disable=SC1091
-source "$state/net.env"
-set +a
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_load "$state/net.env"
 script='probe begin { printf("Hello World!\n"); exit() }'
 
 # elapsed FILE: ms from the first traced event (execve) to the first
@@ -44,8 +40,6 @@ run_stap() {
 		DBUS_SYSTEM_BUS_ADDRESS="$NET_B_DBUS" \
 		strace -f -ttt -e trace=execve,connect -o "$1" stap --use-server -r "$NET_RELEASE" -p1 -e "$script" >/dev/null 2>&1
 }
-
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 : >"$tmp/ours"
 : >"$tmp/stap"

@@ -14,18 +14,14 @@ runs=${1:-9}
 state=${NET_STATE:-$PWD/.netlab}
 export PATH="$PATH:/usr/local/go/bin"
 
-command -v strace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace >/dev/null
-bash test/lab/net-up.sh "$state" >/dev/null
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_netlab "$state"
 if [[ -z ${BIN:-} ]]; then
 	make -s build
 	BIN=$PWD/bin/stap-client
 fi
-set -a
-# shellcheck disable=SC1091
-source "$state/net.env"
-set +a
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_load "$state/net.env"
 live=$NET_A_ADDR:$NET_PORT
 script='probe begin { printf("Hello World!\n"); exit() }'
 
@@ -39,8 +35,6 @@ gap() {
 		{ last = $2 }
 		END { if (d && l) printf "%d %d\n", (l - d) * 1000, (last - start) * 1000; else print "NaN NaN" }' "$1"
 }
-
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for kind in blackhole refused; do
 	if [[ $kind == blackhole ]]; then dead=$NET_DEAD_ADDR:$NET_PORT; else dead=$NET_REFUSED; fi

@@ -4,9 +4,9 @@ package cache
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"errors"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,16 +27,11 @@ type zent struct {
 
 func zipOf(t testing.TB, ents ...zent) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for _, e := range ents {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: e.method, Modified: e.modified})
-		require.NoError(t, err)
-		_, err = w.Write([]byte(e.body))
-		require.NoError(t, err)
+	zes := make([]testkit.ZipEntry, len(ents))
+	for i, e := range ents {
+		zes[i] = testkit.ZipEntry{Name: e.name, Body: e.body, Method: e.method, Modified: e.modified}
 	}
-	require.NoError(t, zw.Close())
-	return b.Bytes()
+	return testkit.Zip(t, zes...)
 }
 
 var baseRequest = []zent{
@@ -232,16 +227,7 @@ func TestPutGet(t *testing.T) {
 	assert.Error(t, c.Put(ctx, k, []File{{Name: "manifest", Src: "/etc/hostname"}}))
 }
 
-func entriesOf(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
-}
+func entriesOf(t *testing.T, dir string) []string { return testkit.Entries(t, dir) }
 
 func TestDamagedEntryIsRemoved(t *testing.T) {
 	ctx := context.Background()

@@ -3,7 +3,7 @@ package main
 
 import (
 	"bytes"
-	"fmt"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,28 +167,13 @@ func (sh *shell) wait(t *testing.T, re *regexp.Regexp) ([]string, string) {
 	return nil, ""
 }
 
-// openPTY opens a pseudo-terminal pair (posix_openpt, unlockpt, ptsname),
-// 200 columns wide so that readline does not wrap.
+// openPTY opens a pseudo-terminal pair, 200 columns wide so that readline
+// does not wrap.
 func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
-	var unlock int32
-	require.NoError(t, ioctl(master, syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)), "unlockpt")
-	var n uint32
-	require.NoError(t, ioctl(master, syscall.TIOCGPTN, unsafe.Pointer(&n)), "ptsname")
-	ws := struct{ row, col, x, y uint16 }{row: 50, col: 200}
-	require.NoError(t, ioctl(master, syscall.TIOCSWINSZ, unsafe.Pointer(&ws)), "window size")
-	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
+	master, slave = testkit.PTY(t)
+	require.NoError(t, testkit.SetWinsize(master, 50, 200))
 	return master, slave
-}
-
-func ioctl(f *os.File, req uintptr, arg unsafe.Pointer) error {
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), req, uintptr(arg)); errno != 0 {
-		return errno
-	}
-	return nil
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.

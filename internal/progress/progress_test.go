@@ -4,15 +4,13 @@ package progress
 
 import (
 	"bytes"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,18 +107,11 @@ func TestIsTerminal(t *testing.T) {
 
 // TestIsTerminalRealPty asks the ioctl about a real pseudo-terminal.
 func TestIsTerminalRealPty(t *testing.T) {
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	ptmx, pts, err := testkit.OpenPTY()
 	if err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
 	}
 	defer ptmx.Close()
-	var unlock, n uint32
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock)))
-	require.Zero(t, errno, "unlocking the pty")
-	_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, ptmx.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n)))
-	require.Zero(t, errno, "the pty number")
-	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
 	defer pts.Close()
 	assert.True(t, IsTerminal(pts))
 }

@@ -3,9 +3,9 @@
 package response
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,25 +24,11 @@ type zent struct {
 
 func writeZip(t *testing.T, ents []zent) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "server.zip")
-	f, err := os.Create(p)
-	require.NoError(t, err)
-	zw := zip.NewWriter(f)
-	for _, e := range ents {
-		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
-		m := e.mode
-		if m == 0 {
-			m = 0o644
-		}
-		h.SetMode(m)
-		w, err := zw.CreateHeader(h)
-		require.NoError(t, err)
-		_, err = w.Write([]byte(e.body))
-		require.NoError(t, err)
+	zes := make([]testkit.ZipEntry, len(ents))
+	for i, e := range ents {
+		zes[i] = testkit.ZipEntry{Name: e.name, Body: e.body, Mode: e.mode}
 	}
-	require.NoError(t, zw.Close())
-	require.NoError(t, f.Close())
-	return p
+	return testkit.WriteFile(t, "server.zip", testkit.ServerZip(t, zes...))
 }
 
 // snapshot lists every path under dir, to prove nothing was written elsewhere.

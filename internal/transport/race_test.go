@@ -5,6 +5,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"io"
 	"net"
 	"sync"
@@ -19,46 +20,29 @@ import (
 // workers are all busy, as far as the handshake can tell.
 func hungServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	var mu sync.Mutex
 	var conns []net.Conn
 	t.Cleanup(func() {
-		ln.Close()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range conns {
 			c.Close()
 		}
 	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	return ln.Addr().String()
+	return testkit.Serve(t, func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	})
 }
 
 // slowServer completes the handshake after delay, then says "ok".
-func slowServer(t *testing.T, cert tls.Certificate, delay time.Duration) *fakeServer {
+func slowServer(t *testing.T, cert tls.Certificate, delay time.Duration) *testkit.FakeServer {
 	t.Helper()
 	return startServerAfter(t, cert, delay, func(c net.Conn, req []byte) { c.Write([]byte("ok")) })
 }
 
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+func closedPort(t *testing.T) string { return testkit.ClosedPort(t) }
 
 func TestRace(t *testing.T) {
 	now := time.Now()
@@ -85,22 +69,22 @@ func TestRace(t *testing.T) {
 		want    want
 	}{
 		{"a hung first server is raced after the stagger", func(t *testing.T) []string {
-			return []string{hungServer(t), startServer(t, good, echo).ln.Addr().String()}
+			return []string{hungServer(t), startServer(t, good, echo).Addr}
 		}, want{winner: 1, within: 2 * time.Second, notBefore: 100 * time.Millisecond}},
 		{"a refused first server frees the next at once", func(t *testing.T) []string {
-			return []string{closedPort(t), startServer(t, good, echo).ln.Addr().String()}
+			return []string{closedPort(t), startServer(t, good, echo).Addr}
 		}, want{winner: 1, within: time.Second, stagger: 3 * time.Second}},
 		{"a refused first server being tried again does not hold the winner", func(t *testing.T) []string {
-			return []string{closedPort(t), startServer(t, good, echo).ln.Addr().String()}
+			return []string{closedPort(t), startServer(t, good, echo).Addr}
 		}, want{winner: 1, within: time.Second, stagger: 3 * time.Second, tries: 5}},
 		{"a better server answering within the window still wins", func(t *testing.T) []string {
-			return []string{slowServer(t, good, 150*time.Millisecond).ln.Addr().String(), startServer(t, good, echo).ln.Addr().String()}
+			return []string{slowServer(t, good, 150*time.Millisecond).Addr, startServer(t, good, echo).Addr}
 		}, want{winner: 0, within: 2 * time.Second, notBefore: 150 * time.Millisecond}},
 		{"a better server answering after the window loses", func(t *testing.T) []string {
-			return []string{slowServer(t, good, 600*time.Millisecond).ln.Addr().String(), startServer(t, good, echo).ln.Addr().String()}
+			return []string{slowServer(t, good, 600*time.Millisecond).Addr, startServer(t, good, echo).Addr}
 		}, want{winner: 1, within: 550 * time.Millisecond, notBefore: 100 * time.Millisecond}},
 		{"two quick servers: preference order decides", func(t *testing.T) []string {
-			return []string{startServer(t, good, echo).ln.Addr().String(), startServer(t, good, echo).ln.Addr().String()}
+			return []string{startServer(t, good, echo).Addr, startServer(t, good, echo).Addr}
 		}, want{winner: 0, within: 2 * time.Second}},
 	}
 	for _, tt := range tests {
@@ -138,15 +122,15 @@ func TestRaceLosersGetNothing(t *testing.T) {
 	c := cfg(pinned{good.Certificate[0]})
 	var out []byte
 	w := writerFunc(func(p []byte) (int, error) { out = append(out, p...); return len(p), nil })
-	conn, i, errs := Race(context.Background(), c, []Server{{Addr: a.ln.Addr().String()}, {Addr: b.ln.Addr().String()}})
+	conn, i, errs := Race(context.Background(), c, []Server{{Addr: a.Addr}, {Addr: b.Addr}})
 	require.NotNil(t, conn, "%v", errs)
 	require.Equal(t, 0, i)
 	_, err := Deliver(context.Background(), c, conn, []byte("zip"), w)
 	require.NoError(t, err)
 	assert.Equal(t, "ok", string(out))
 	time.Sleep(100 * time.Millisecond) // let the loser's handler see its close
-	na, _ := a.got()
-	nb, connsB := b.got()
+	na, _ := a.Got()
+	nb, connsB := b.Got()
 	assert.Equal(t, 1, na)
 	assert.Equal(t, 1, connsB, "the loser completed its handshake")
 	assert.Zero(t, nb, "the loser got no request byte")
@@ -256,7 +240,7 @@ func TestDeliverPhases(t *testing.T) {
 		}
 		last = e
 	}
-	_, err := Exchange(context.Background(), c, Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+	_, err := Exchange(context.Background(), c, Server{Addr: s.Addr}, []byte("zip"), io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, []Phase{PhaseConnecting, PhaseWaiting, PhaseCompiling, PhaseReceiving}, phases)
 	assert.Equal(t, int64(1000), last.Bytes)

@@ -4,17 +4,12 @@ package transport
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/binary"
 	"fmt"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -26,82 +21,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// selfSigned makes a server certificate shaped like stap-serverd's: self
-// signed, with a critical Netscape Cert Type extension Go cannot verify.
+// selfSigned makes a server certificate shaped like stap-serverd's.
 func selfSigned(t *testing.T, notBefore, notAfter time.Time, dns ...string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0xcc197147),
-		Subject:      pkix.Name{CommonName: "Systemtap Compile Server", OrganizationalUnit: []string{"Systemtap"}},
-		NotBefore:    notBefore, NotAfter: notAfter,
-		DNSNames: dns,
-		ExtraExtensions: []pkix.Extension{{
-			Id: asn1.ObjectIdentifier{2, 16, 840, 1, 113730, 1, 1}, Critical: true, Value: []byte{0x03, 0x02, 0x04, 0x50},
-		}},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-type fakeServer struct {
-	ln       net.Listener
-	mu       sync.Mutex
-	received [][]byte // request bodies, one per connection that sent any
-	conns    int
+	return testkit.Cert(t, testkit.CertSpec{Serial: 0xcc197147, NotBefore: notBefore, NotAfter: notAfter, DNSNames: dns, Stap: true})
 }
 
 // startServer answers each connection with handle after the handshake.
-func startServer(t *testing.T, cert tls.Certificate, handle func(c net.Conn, req []byte)) *fakeServer {
+func startServer(t *testing.T, cert tls.Certificate, handle func(c net.Conn, req []byte)) *testkit.FakeServer {
 	t.Helper()
 	return startServerAfter(t, cert, 0, handle)
 }
 
 // startServerAfter is startServer whose handshakes start delay after the
 // connection is accepted, as a busy server's do.
-func startServerAfter(t *testing.T, cert tls.Certificate, delay time.Duration, handle func(c net.Conn, req []byte)) *fakeServer {
+func startServerAfter(t *testing.T, cert tls.Certificate, delay time.Duration, handle func(c net.Conn, req []byte)) *testkit.FakeServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &fakeServer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			raw, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer raw.Close()
-				time.Sleep(delay)
-				c := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{cert}})
-				s.mu.Lock()
-				s.conns++
-				s.mu.Unlock()
-				var hdr [4]byte
-				if _, err := io.ReadFull(c, hdr[:]); err != nil {
-					return
-				}
-				req := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-				if _, err := io.ReadFull(c, req); err != nil {
-					return
-				}
-				s.mu.Lock()
-				s.received = append(s.received, req)
-				s.mu.Unlock()
-				handle(c, req)
-			}()
-		}
-	}()
-	return s
-}
-
-func (s *fakeServer) got() (int, int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.received), s.conns
+	return testkit.StartFake(t, testkit.Fake{Cert: &cert, Delay: delay, Handle: handle})
 }
 
 type pinned struct{ der []byte }
@@ -124,7 +60,7 @@ func TestExchange(t *testing.T) {
 	t.Run("trusted server answers", func(t *testing.T) {
 		s := startServer(t, good, echo)
 		var out strings.Builder
-		res, err := Exchange(context.Background(), cfg(pinned{[]byte("other")}, pinned{good.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), &out)
+		res, err := Exchange(context.Background(), cfg(pinned{[]byte("other")}, pinned{good.Certificate[0]}), Server{Addr: s.Addr}, []byte("zip"), &out)
 		require.NoError(t, err)
 		assert.Equal(t, "reply:zip", out.String())
 		assert.Equal(t, int64(9), res.Bytes)
@@ -132,26 +68,26 @@ func TestExchange(t *testing.T) {
 	t.Run("untrusted server gets nothing", func(t *testing.T) {
 		s := startServer(t, good, echo)
 		var out strings.Builder
-		_, err := Exchange(context.Background(), cfg(pinned{[]byte("other")}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), &out)
+		_, err := Exchange(context.Background(), cfg(pinned{[]byte("other")}), Server{Addr: s.Addr}, []byte("zip"), &out)
 		var te *Error
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, KindUntrusted, te.Kind)
 		require.NotNil(t, te.Cert)
 		time.Sleep(50 * time.Millisecond)
-		n, _ := s.got()
+		n, _ := s.Got()
 		assert.Zero(t, n, "no request byte may reach an untrusted server")
 		assert.Empty(t, out.String())
 	})
 	t.Run("expired certificate", func(t *testing.T) {
 		s := startServer(t, expired, echo)
-		_, err := Exchange(context.Background(), cfg(pinned{expired.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		_, err := Exchange(context.Background(), cfg(pinned{expired.Certificate[0]}), Server{Addr: s.Addr}, []byte("zip"), io.Discard)
 		var te *Error
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, KindExpired, te.Kind)
 	})
 	t.Run("closed without reply", func(t *testing.T) {
 		s := startServer(t, good, func(c net.Conn, req []byte) {})
-		_, err := Exchange(context.Background(), cfg(pinned{good.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		_, err := Exchange(context.Background(), cfg(pinned{good.Certificate[0]}), Server{Addr: s.Addr}, []byte("zip"), io.Discard)
 		var te *Error
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, KindNoReply, te.Kind)
@@ -160,7 +96,7 @@ func TestExchange(t *testing.T) {
 		s := startServer(t, good, func(c net.Conn, req []byte) { time.Sleep(2 * time.Second) })
 		c := cfg(pinned{good.Certificate[0]})
 		c.Timeouts.Idle = 200 * time.Millisecond
-		_, err := Exchange(context.Background(), c, Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		_, err := Exchange(context.Background(), c, Server{Addr: s.Addr}, []byte("zip"), io.Discard)
 		var te *Error
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, KindTimeout, te.Kind)
@@ -170,17 +106,14 @@ func TestExchange(t *testing.T) {
 		c := cfg(pinned{good.Certificate[0]})
 		var warned string
 		c.Warnf = func(f string, a ...any) { warned = fmt.Sprintf(f, a...) }
-		_, port, _ := net.SplitHostPort(s.ln.Addr().String())
+		_, port, _ := net.SplitHostPort(s.Addr)
 		_, err := Exchange(context.Background(), c, Server{Host: "localhost", Addr: "127.0.0.1:" + port}, []byte("zip"), io.Discard)
 		require.NoError(t, err)
 		assert.Equal(t, "WARNING: The domain name, localhost, does not match the DNS name(s) on the server certificate:\n  vm\n  vm.local", warned)
 	})
 	t.Run("refused port", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := ln.Addr().String()
-		ln.Close()
-		_, err = Exchange(context.Background(), cfg(), Server{Addr: addr}, []byte("zip"), io.Discard)
+		addr := testkit.ClosedPort(t)
+		_, err := Exchange(context.Background(), cfg(), Server{Addr: addr}, []byte("zip"), io.Discard)
 		var te *Error
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, KindConnect, te.Kind)
@@ -190,7 +123,7 @@ func TestExchange(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err := Exchange(ctx, cfg(pinned{good.Certificate[0]}), Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		_, err := Exchange(ctx, cfg(pinned{good.Certificate[0]}), Server{Addr: s.Addr}, []byte("zip"), io.Discard)
 		require.Error(t, err)
 		assert.Less(t, time.Since(start), 2*time.Second)
 	})
@@ -201,42 +134,31 @@ func TestExchange(t *testing.T) {
 func TestExchangeRetriesReset(t *testing.T) {
 	now := time.Now()
 	good := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
 	resets := 2
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			reset := resets > 0
-			resets--
-			mu.Unlock()
-			if reset {
-				c.(*net.TCPConn).SetLinger(0) // close with RST
-				c.Close()
-				continue
-			}
-			go func() {
-				tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{good}})
-				defer tc.Close()
-				var hdr [4]byte
-				if _, err := io.ReadFull(tc, hdr[:]); err != nil {
-					return
-				}
-				io.ReadFull(tc, make([]byte, binary.BigEndian.Uint32(hdr[:])))
-				tc.Write([]byte("ok"))
-			}()
+	addr := testkit.Serve(t, func(c net.Conn) {
+		mu.Lock()
+		reset := resets > 0
+		resets--
+		mu.Unlock()
+		if reset {
+			c.(*net.TCPConn).SetLinger(0) // close with RST
+			c.Close()
+			return
 		}
-	}()
+		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{good}})
+		defer tc.Close()
+		var hdr [4]byte
+		if _, err := io.ReadFull(tc, hdr[:]); err != nil {
+			return
+		}
+		io.ReadFull(tc, make([]byte, binary.BigEndian.Uint32(hdr[:])))
+		tc.Write([]byte("ok"))
+	})
 	c := cfg(pinned{good.Certificate[0]})
 	c.ConnectTries = 3
 	var out strings.Builder
-	_, err = Exchange(context.Background(), c, Server{Addr: ln.Addr().String()}, []byte("zip"), &out)
+	_, err := Exchange(context.Background(), c, Server{Addr: addr}, []byte("zip"), &out)
 	require.NoError(t, err)
 	assert.Equal(t, "ok", out.String())
 
@@ -244,7 +166,7 @@ func TestExchangeRetriesReset(t *testing.T) {
 	resets = 1
 	mu.Unlock()
 	c.ConnectTries = 1
-	_, err = Exchange(context.Background(), c, Server{Addr: ln.Addr().String()}, []byte("zip"), io.Discard)
+	_, err = Exchange(context.Background(), c, Server{Addr: addr}, []byte("zip"), io.Discard)
 	var te *Error
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, KindReset, te.Kind)
@@ -254,15 +176,13 @@ func TestFetchCertificate(t *testing.T) {
 	now := time.Now()
 	good := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
 	s := startServer(t, good, func(c net.Conn, req []byte) {})
-	c, err := FetchCertificate(context.Background(), cfg(), Server{Addr: s.ln.Addr().String()})
+	c, err := FetchCertificate(context.Background(), cfg(), Server{Addr: s.Addr})
 	require.NoError(t, err)
 	assert.Equal(t, good.Certificate[0], c.Raw)
 	time.Sleep(50 * time.Millisecond)
-	n, _ := s.got()
+	n, _ := s.Got()
 	assert.Equal(t, 1, n, "one zero-length request")
-	s.mu.Lock()
-	assert.Empty(t, s.received[0])
-	s.mu.Unlock()
+	assert.Empty(t, s.Received()[0])
 }
 
 // Failures after the server started to reply carry what was received; a
@@ -274,7 +194,7 @@ func TestExchangeReplyFailures(t *testing.T) {
 		s := startServer(t, good, func(c net.Conn, req []byte) { c.Write(make([]byte, 5000)) })
 		c := cfg(pinned{good.Certificate[0]})
 		c.MaxReply = 4096
-		_, err := Exchange(context.Background(), c, Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		_, err := Exchange(context.Background(), c, Server{Addr: s.Addr}, []byte("zip"), io.Discard)
 		var te *Error
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, KindTooLarge, te.Kind)
@@ -292,13 +212,13 @@ func TestExchangeReplyFailures(t *testing.T) {
 		})
 		c := cfg(pinned{good.Certificate[0]})
 		c.Retries = 3
-		_, err := Exchange(context.Background(), c, Server{Addr: s.ln.Addr().String()}, []byte("zip"), io.Discard)
+		_, err := Exchange(context.Background(), c, Server{Addr: s.Addr}, []byte("zip"), io.Discard)
 		var te *Error
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, KindReset, te.Kind)
 		assert.True(t, te.Connected)
 		assert.Equal(t, int64(3000), te.Bytes)
-		_, conns := s.got()
+		_, conns := s.Got()
 		assert.Equal(t, 1, conns, "not retried")
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,10 +28,10 @@ import (
 // when the test ends.
 func busyServer(t *testing.T) (addr, log string) {
 	t.Helper()
-	port, err := strconv.Atoi(theLab.get(t, "LAB_PORT"))
+	port, err := strconv.Atoi(theLab.Get(t, "LAB_PORT"))
 	require.NoError(t, err)
 	port += 3
-	user := theLab.get(t, "LAB_SERVER_USER")
+	user := theLab.Get(t, "LAB_SERVER_USER")
 	home, err := exec.Command("sh", "-c", "getent passwd "+user+" | cut -d: -f6").Output()
 	require.NoError(t, err)
 	// The server's user must reach its log: a directory of its own, not
@@ -43,10 +43,10 @@ func busyServer(t *testing.T) (addr, log string) {
 	log = filepath.Join(dir, "busy.log")
 	require.NoError(t, os.WriteFile(log, nil, 0o666))
 	require.NoError(t, os.Chmod(log, 0o666))
-	cmd := exec.Command("ip", "netns", "exec", theLab.get(t, "LAB_NETNS"), "runuser", "-u", user, "--",
+	cmd := exec.Command("ip", "netns", "exec", theLab.Get(t, "LAB_NETNS"), "runuser", "-u", user, "--",
 		"env", "-i", "HOME="+strings.TrimSpace(string(home)), "USER="+user, "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"LANG=C.UTF-8", "TMPDIR=/tmp", "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/stapclab-no-system-bus/none",
-		"/usr/lib/systemtap/stap-serverd", "-r", theLab.get(t, "LAB_RELEASE"), "--port", strconv.Itoa(port),
+		"/usr/lib/systemtap/stap-serverd", "-r", theLab.Get(t, "LAB_RELEASE"), "--port", strconv.Itoa(port),
 		"--max-threads=1", "--log", log)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -56,10 +56,10 @@ func busyServer(t *testing.T) (addr, log string) {
 		cmd.Wait()
 	})
 	require.Eventually(t, func() bool {
-		out, _ := exec.Command("ip", "netns", "exec", theLab.get(t, "LAB_NETNS"), "ss", "-Hltn", fmt.Sprintf("sport = :%d", port)).Output()
+		out, _ := exec.Command("ip", "netns", "exec", theLab.Get(t, "LAB_NETNS"), "ss", "-Hltn", fmt.Sprintf("sport = :%d", port)).Output()
 		return len(bytes.TrimSpace(out)) > 0
 	}, 60*time.Second, 100*time.Millisecond, "the busy server did not start listening; log:\n%s", readLog(log))
-	return fmt.Sprintf("%s:%d", theLab.get(t, "LAB_ADDR"), port), log
+	return fmt.Sprintf("%s:%d", theLab.Get(t, "LAB_ADDR"), port), log
 }
 
 func readLog(path string) string {
@@ -69,20 +69,7 @@ func readLog(path string) string {
 
 // pty opens a pseudo-terminal pair: the client's stderr, so it draws its
 // progress line, and the side the test reads.
-func pty(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	require.NoError(t, err)
-	var unlock, n uint32
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock)))
-	require.Zero(t, errno)
-	_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n)))
-	require.Zero(t, errno)
-	slave, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { master.Close(); slave.Close() })
-	return master, slave
-}
+func pty(t *testing.T) (master, slave *os.File) { t.Helper(); return testkit.PTY(t) }
 
 // longCompile starts a cold -p4 compile of a script no cache has seen on
 // addr, which holds the busy server's only worker for many seconds; it
@@ -95,7 +82,7 @@ func longCompile(t *testing.T, addr, log string) (wait func() outcome) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		o = runIn(t, t.TempDir(), freshHome(t), "", theLab.bin, "--server="+addr, "-r", theLab.get(t, "LAB_RELEASE"),
+		o = runIn(t, t.TempDir(), freshHome(t), "", theLab.Bin, "--server="+addr, "-r", theLab.Get(t, "LAB_RELEASE"),
 			"-p4", "-e", `probe begin { printf("`+marker+`\n"); exit() }`)
 	}()
 	require.Eventually(t, func() bool { return strings.Contains(readLog(log), marker) }, time.Minute, 50*time.Millisecond,
@@ -108,7 +95,7 @@ func longCompile(t *testing.T, addr, log string) (wait func() outcome) {
 // second, idle server in the list, the idle one answers first.
 func TestBusyServer(t *testing.T) {
 	busy, log := busyServer(t)
-	p2 := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p2", "-e", "probe begin { exit() }"}
+	p2 := []string{"-r", theLab.Get(t, "LAB_RELEASE"), "-p2", "-e", "probe begin { exit() }"}
 
 	t.Run("the only server is busy: wait, and say so", func(t *testing.T) {
 		first := longCompile(t, busy, log)
@@ -128,8 +115,8 @@ func TestBusyServer(t *testing.T) {
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		argv := append([]string{"netns", "exec", theLab.get(t, "LAB_NETNS"), "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-			"LANG=C.UTF-8", "HOME=" + freshHome(t), theLab.bin, "--server=" + busy}, p2...)
+		argv := append([]string{"netns", "exec", theLab.Get(t, "LAB_NETNS"), "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+			"LANG=C.UTF-8", "HOME=" + freshHome(t), theLab.Bin, "--server=" + busy}, p2...)
 		cmd := exec.CommandContext(ctx, "ip", argv...)
 		cmd.Dir = t.TempDir()
 		var stdout bytes.Buffer
@@ -148,10 +135,10 @@ func TestBusyServer(t *testing.T) {
 	t.Run("a second, idle server answers first", func(t *testing.T) {
 		first := longCompile(t, busy, log)
 		before := strings.Count(readLog(log), "Options passed from the client")
-		o := runIn(t, t.TempDir(), freshHome(t), "", append([]string{theLab.bin, "-v", "--server=" + busy, "--server=" + theLab.server(t)}, p2...)...)
+		o := runIn(t, t.TempDir(), freshHome(t), "", append([]string{theLab.Bin, "-v", "--server=" + busy, "--server=" + theLab.server(t)}, p2...)...)
 		assert.Equal(t, 0, o.code, o.stderr)
 		assert.Contains(t, o.stderr, "passed over: connected, but its handshake was still waiting (a busy server) when server")
-		assert.Contains(t, o.stderr, "Passes: via server  host=unknown address="+theLab.get(t, "LAB_ADDR")+" port="+theLab.get(t, "LAB_PORT"))
+		assert.Contains(t, o.stderr, "Passes: via server  host=unknown address="+theLab.Get(t, "LAB_ADDR")+" port="+theLab.Get(t, "LAB_PORT"))
 		still := first()
 		assert.Equal(t, 0, still.code, still.stderr)
 		assert.Equal(t, before, strings.Count(readLog(log), "Options passed from the client"),
@@ -165,7 +152,7 @@ func TestBusyServer(t *testing.T) {
 // temp dir left.
 func TestInterruptPhases(t *testing.T) {
 	busy, log := busyServer(t)
-	rel := theLab.get(t, "LAB_RELEASE")
+	rel := theLab.Get(t, "LAB_RELEASE")
 	tests := []struct {
 		name   string
 		sig    syscall.Signal
@@ -178,7 +165,7 @@ func TestInterruptPhases(t *testing.T) {
 			return strings.Count(readLog(log), "Server is overloaded.") > 0
 		}, "stap-client: ERROR: interrupted while waiting for a free worker on " + busy},
 		{"SIGTERM compiling", syscall.SIGTERM, theLab.server(t), func(marker string) bool {
-			return strings.Contains(readLog(theLab.get(t, "LAB_SERVER_LOG")), marker)
+			return strings.Contains(readLog(theLab.Get(t, "LAB_SERVER_LOG")), marker)
 		}, "stap-client: ERROR: interrupted while compiling on " + theLab.server(t)},
 	}
 	for _, tt := range tests {
@@ -189,8 +176,8 @@ func TestInterruptPhases(t *testing.T) {
 			}
 			marker := fmt.Sprintf("intr-%d", time.Now().UnixNano())
 			tmp := t.TempDir()
-			cmd := exec.Command("ip", "netns", "exec", theLab.get(t, "LAB_NETNS"), "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-				"LANG=C.UTF-8", "HOME="+freshHome(t), "TMPDIR="+tmp, theLab.bin, "--server="+tt.server, "-r", rel,
+			cmd := exec.Command("ip", "netns", "exec", theLab.Get(t, "LAB_NETNS"), "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+				"LANG=C.UTF-8", "HOME="+freshHome(t), "TMPDIR="+tmp, theLab.Bin, "--server="+tt.server, "-r", rel,
 				"-p4", "-e", `probe begin { printf("`+marker+`\n"); exit() }`)
 			cmd.Dir = t.TempDir()
 			var stderr bytes.Buffer

@@ -20,7 +20,7 @@ import (
 // unique to the test.
 func requestsFor(t *testing.T, script string) int {
 	t.Helper()
-	log, err := os.ReadFile(theLab.get(t, "LAB_SERVER_LOG"))
+	log, err := os.ReadFile(theLab.Get(t, "LAB_SERVER_LOG"))
 	require.NoError(t, err)
 	return strings.Count(string(log), "Options passed from the client: script"+script+" ")
 }
@@ -56,12 +56,12 @@ func TestCacheAgainstRealServer(t *testing.T) {
 	script := filepath.Join(cwd, "hello.stp")
 	sysdir := t.TempDir()
 	env := cacheEnv(t, sysdir)
-	ssl := "--ssl=" + theLab.get(t, "LAB_CERTDIR")
-	args := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p4", "hello.stp"}
+	ssl := "--ssl=" + theLab.Get(t, "LAB_CERTDIR")
+	args := []string{"-r", theLab.Get(t, "LAB_RELEASE"), "-p4", "hello.stp"}
 	run := func(server string, extra ...string) outcome {
 		t.Helper()
 		labenv.RemoveProducts(t, cwd)
-		argv := append([]string{theLab.bin, "--server=" + server, ssl}, extra...)
+		argv := append([]string{theLab.Bin, "--server=" + server, ssl}, extra...)
 		return runEnvIn(t, cwd, env, "", append(argv, args...)...)
 	}
 
@@ -75,7 +75,7 @@ func TestCacheAgainstRealServer(t *testing.T) {
 	assert.Equal(t, module, moduleOf(t, cwd, hit.files), "the same module bytes")
 	assert.Equal(t, 1, requestsFor(t, script), "no request for the second run")
 
-	down := run(theLab.get(t, "LAB_ADDR") + ":1") // nothing listens there
+	down := run(theLab.Get(t, "LAB_ADDR") + ":1") // nothing listens there
 	assert.Equal(t, miss, down, "a hit needs no server")
 	assert.Equal(t, module, moduleOf(t, cwd, down.files))
 
@@ -105,7 +105,7 @@ func TestCacheAgainstRealServer(t *testing.T) {
 		assert.Equal(t, 3+i, requestsFor(t, script), "%v reaches the server", extra)
 	}
 	// -w's result was stored: it is a hit now.
-	r := run(theLab.get(t, "LAB_ADDR")+":1", "-w")
+	r := run(theLab.Get(t, "LAB_ADDR")+":1", "-w")
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, 5, requestsFor(t, script))
 }
@@ -115,8 +115,8 @@ func TestCacheAgainstRealServer(t *testing.T) {
 func TestCacheConcurrentMisses(t *testing.T) {
 	sysdir := t.TempDir()
 	env := cacheEnv(t, sysdir)
-	args := []string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR"),
-		"-r", theLab.get(t, "LAB_RELEASE"), "-p4", "-e", `probe begin { printf("Hello World!\n"); exit() }`}
+	args := []string{theLab.Bin, "--server=" + theLab.server(t), "--ssl=" + theLab.Get(t, "LAB_CERTDIR"),
+		"-r", theLab.Get(t, "LAB_RELEASE"), "-p4", "-e", `probe begin { printf("Hello World!\n"); exit() }`}
 	const n = 8
 	outs := make([]outcome, n)
 	cwds := make([]string, n)
@@ -148,7 +148,7 @@ func TestCacheConcurrentMisses(t *testing.T) {
 	assert.Empty(t, tmp, "nothing left half made")
 
 	// The entry is valid: a run with the server unreachable uses it.
-	args[1] = "--server=" + theLab.get(t, "LAB_ADDR") + ":1"
+	args[1] = "--server=" + theLab.Get(t, "LAB_ADDR") + ":1"
 	cwd := t.TempDir()
 	o := runEnvIn(t, cwd, env, "", args...)
 	require.Equal(t, 0, o.code, o.stderr)

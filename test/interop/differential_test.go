@@ -27,58 +27,31 @@ var moduleFile = regexp.MustCompile(`^stap_[0-9a-f]{32}_[0-9]+\.ko$`)
 // stdout, stderr (after normalizing temp paths and timings), exit status
 // and files left behind.
 func TestDifferential(t *testing.T) {
-	rel := theLab.get(t, "LAB_RELEASE")
-	hello := `probe begin { printf("Hello World!\n"); exit() }`
-	cases := []struct {
-		name  string
-		args  []string
-		stdin string
-		// module is true when a .ko must be saved in the cwd.
-		module bool
-		// vv: compare at -vv, where stap also logs the zip, unzip, sed and
-		// rm commands it runs (we run none) and its version banner on stdout.
-		vv bool
-	}{
-		{name: "p1 inline", args: []string{"-r", rel, "-p1", "-e", hello}},
-		{name: "p2 file", args: []string{"-r", rel, "-p2", "hello.stp"}},
-		{name: "p4 module saved", args: []string{"-r", rel, "-p4", "-e", hello}, module: true},
-		{name: "-m NAME", args: []string{"-r", rel, "-p4", "-m", "hellomod", "hello.stp"}, module: true},
-		{name: "script args", args: []string{"-r", rel, "-p2", "args.stp", "foo bar", "42"}},
-		{name: "stdin script", args: []string{"-r", rel, "-p2", "-"}, stdin: hello + "\n"},
-		{name: "-I tapset dir", args: []string{"-r", rel, "-p2", "-I", "tapdir", "usetap.stp"}},
-		{name: "parse error", args: []string{"-r", rel, "-p2", "bad.stp"}},
-		{name: "semantic error", args: []string{"-r", rel, "-p2", "-e", "probe begin { x = nosuchfunc() }"}},
-		{name: "missing script", args: []string{"-r", rel, "-p2", "nosuch.stp"}},
-		{name: "verbose", args: []string{"-v", "-r", rel, "-p2", "hello.stp"}},
-		{name: "permuted options", args: []string{"hello.stp", "-p2", "-r", rel}},
-		{name: "release mismatch forces pass 4", args: []string{"-r", rel, "-e", hello}, module: true},
-		{name: "stapusr: signed module", args: []string{"--privilege=stapusr", "-r", rel, "-p4", "-e", hello}, module: true},
-		{name: "-k keeps the temp dir", args: []string{"-k", "-r", rel, "-p2", "hello.stp"}},
-		{name: "-vv", args: []string{"-vv", "-r", rel, "-p2", "hello.stp"}, vv: true},
-	}
+	rel := theLab.Get(t, "LAB_RELEASE")
+	cases := labenv.Cases(rel)
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.Name, func(t *testing.T) {
 			cwd := t.TempDir()
 			labenv.WriteFixtures(t, cwd)
 
 			// Trust comes from the NSS database the real stap wrote with
 			// --trust-servers: the private one, found through HOME.
 			home := freshHome(t)
-			stap := runIn(t, cwd, home, tc.stdin,
-				append([]string{"stap", "--use-server=" + theLab.server(t)}, tc.args...)...)
+			stap := runIn(t, cwd, home, tc.Stdin,
+				append([]string{"stap", "--use-server=" + theLab.server(t)}, tc.Args...)...)
 			labenv.RemoveProducts(t, cwd)
-			ours := runIn(t, cwd, home, tc.stdin,
-				append([]string{theLab.bin, "--server=" + theLab.server(t)}, tc.args...)...)
-			if tc.module {
+			ours := runIn(t, cwd, home, tc.Stdin,
+				append([]string{theLab.Bin, "--server=" + theLab.server(t)}, tc.Args...)...)
+			if tc.Module {
 				// The same run again is answered by the result cache and
 				// must still print and leave what stap does.
 				labenv.RemoveProducts(t, cwd)
-				hit := runIn(t, cwd, home, tc.stdin,
-					append([]string{theLab.bin, "--server=" + theLab.server(t)}, tc.args...)...)
+				hit := runIn(t, cwd, home, tc.Stdin,
+					append([]string{theLab.Bin, "--server=" + theLab.server(t)}, tc.Args...)...)
 				assert.Equal(t, ours, hit, "a cache hit is the run that filled it")
 			}
 
-			if tc.vv {
+			if tc.VV {
 				stap.stderr = vvFilter.ReplaceAllString(stap.stderr, "")
 				// stap's own banner comes first; the server's output follows.
 				banner, _, _ := strings.Cut(stap.stdout, "enabled features:")
@@ -93,9 +66,9 @@ func TestDifferential(t *testing.T) {
 			assert.Equal(t, normalize(stap.stderr), normalize(ours.stderr), "stderr")
 			assert.Equal(t, stap.code, ours.code, "exit status")
 			assert.Equal(t, stap.files, ours.files, "files left in the cwd")
-			if tc.module {
+			if tc.Module {
 				ko := labenv.SavedModule(t, cwd, ours.files)
-				if !strings.Contains(strings.Join(tc.args, " "), "-m") {
+				if !strings.Contains(strings.Join(tc.Args, " "), "-m") {
 					assert.Regexp(t, moduleFile, ko)
 				}
 			}
@@ -109,24 +82,24 @@ func TestDifferential(t *testing.T) {
 func TestUntrustedServerRefused(t *testing.T) {
 	cwd := t.TempDir()
 	labenv.WriteFixtures(t, cwd)
-	logPath := theLab.get(t, "LAB_SERVER_LOG")
+	logPath := theLab.Get(t, "LAB_SERVER_LOG")
 	before, err := os.ReadFile(logPath)
 	require.NoError(t, err)
 
-	ours := runIn(t, cwd, t.TempDir(), "", theLab.bin, "--server="+theLab.server(t),
-		"--ssl="+theLab.get(t, "LAB_UNTRUSTED_CERTDIR"), "-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp")
+	ours := runIn(t, cwd, t.TempDir(), "", theLab.Bin, "--server="+theLab.server(t),
+		"--ssl="+theLab.Get(t, "LAB_UNTRUSTED_CERTDIR"), "-r", theLab.Get(t, "LAB_RELEASE"), "-p2", "hello.stp")
 	assert.Equal(t, 1, ours.code)
 	assert.Empty(t, ours.stdout)
 	lines := strings.Split(strings.TrimSpace(ours.stderr), "\n")
 	require.Len(t, lines, 3, ours.stderr)
 	assert.Equal(t, "Unable to connect to a server.", lines[0])
-	assert.Contains(t, lines[1], "stap-client: ERROR: server host=unknown address="+theLab.get(t, "LAB_ADDR"))
+	assert.Contains(t, lines[1], "stap-client: ERROR: server host=unknown address="+theLab.Get(t, "LAB_ADDR"))
 	assert.Contains(t, lines[1], "not trusted")
 	assert.Contains(t, lines[1], "nothing was sent")
 	assert.Equal(t, "Passes: via server failed.  Try again with another '-v' option.", lines[2])
 
 	// The real stap, trusting nothing, says the same first and last lines.
-	stap := runIn(t, cwd, t.TempDir(), "", "stap", "--use-server="+theLab.server(t), "-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp")
+	stap := runIn(t, cwd, t.TempDir(), "", "stap", "--use-server="+theLab.server(t), "-r", theLab.Get(t, "LAB_RELEASE"), "-p2", "hello.stp")
 	assert.Equal(t, stap.code, ours.code)
 	stapLines := strings.Split(strings.TrimSpace(normalize(stap.stderr)), "\n")
 	assert.Equal(t, []string{lines[0], lines[2]}, stapLines)
@@ -142,8 +115,8 @@ func TestUntrustedServerRefused(t *testing.T) {
 func TestUnsupportedRelease(t *testing.T) {
 	cwd := t.TempDir()
 	labenv.WriteFixtures(t, cwd)
-	ours := runIn(t, cwd, t.TempDir(), "", theLab.bin, "--server="+theLab.server(t),
-		"--ssl="+theLab.get(t, "LAB_CERTDIR"), "-r", "5.0.0-fake", "-p2", "hello.stp")
+	ours := runIn(t, cwd, t.TempDir(), "", theLab.Bin, "--server="+theLab.server(t),
+		"--ssl="+theLab.Get(t, "LAB_CERTDIR"), "-r", "5.0.0-fake", "-p2", "hello.stp")
 	assert.Equal(t, 1, ours.code)
 	assert.Regexp(t, `^Unable to open file '/tmp/stap[A-Za-z0-9]{6}/server/rc' for reading: No such file or directory
 stap-client: ERROR: the server sent back no result: it does not build for kernel release 5.0.0-fake .*
@@ -163,10 +136,10 @@ func TestOversizeRequest(t *testing.T) {
 	}
 	b.WriteString("}\n")
 	require.NoError(t, os.WriteFile(filepath.Join(cwd, "big.stp"), []byte(b.String()), 0o644))
-	args := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p2", "big.stp"}
+	args := []string{"-r", theLab.Get(t, "LAB_RELEASE"), "-p2", "big.stp"}
 
-	stap := runIn(t, cwd, theLab.get(t, "LAB_STAP_HOME"), "", append([]string{"stap", "--use-server=" + theLab.server(t)}, args...)...)
-	ours := runIn(t, cwd, t.TempDir(), "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR")}, args...)...)
+	stap := runIn(t, cwd, theLab.Get(t, "LAB_STAP_HOME"), "", append([]string{"stap", "--use-server=" + theLab.server(t)}, args...)...)
+	ours := runIn(t, cwd, t.TempDir(), "", append([]string{theLab.Bin, "--server=" + theLab.server(t), "--ssl=" + theLab.Get(t, "LAB_CERTDIR")}, args...)...)
 	assert.Equal(t, 1, stap.code)
 	assert.Equal(t, 1, ours.code)
 	unzipLine := regexp.MustCompile(`(?m)^Unable to unzip the server response '/tmp/stap[A-Za-z0-9]{6}/server\.zip'$`)
@@ -183,19 +156,19 @@ func TestOversizeRequest(t *testing.T) {
 func TestTrustSources(t *testing.T) {
 	cwd := t.TempDir()
 	labenv.WriteFixtures(t, cwd)
-	args := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp"}
+	args := []string{"-r", theLab.Get(t, "LAB_RELEASE"), "-p2", "hello.stp"}
 	empty := t.TempDir()
 
-	files := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + theLab.get(t, "LAB_CERTDIR")}, args...)...)
+	files := runIn(t, cwd, empty, "", append([]string{theLab.Bin, "--server=" + theLab.server(t), "--ssl=" + theLab.Get(t, "LAB_CERTDIR")}, args...)...)
 	assert.Equal(t, 0, files.code, files.stderr)
 
 	db := filepath.Join(t.TempDir(), "db")
 	copyTrustDB(t, db)
-	viaSSL := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
+	viaSSL := runIn(t, cwd, empty, "", append([]string{theLab.Bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
 	assert.Equal(t, 0, viaSSL.code, viaSSL.stderr)
 
 	require.NoError(t, os.Chmod(db, 0o775))
-	unsafe := runIn(t, cwd, empty, "", append([]string{theLab.bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
+	unsafe := runIn(t, cwd, empty, "", append([]string{theLab.Bin, "--server=" + theLab.server(t), "--ssl=" + db}, args...)...)
 	assert.Equal(t, 1, unsafe.code)
 	assert.Contains(t, unsafe.stderr, "stap-client: WARNING: Certificate database '"+db+"' must not be writable by the group\n")
 	assert.Contains(t, unsafe.stderr, "stap-client: WARNING: Unable to use certificate database '"+db+"' due to errors; fix it with: chmod go-w "+db+"\n")

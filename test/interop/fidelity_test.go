@@ -93,8 +93,8 @@ func sameKept(t *testing.T, stap, ours side) {
 // Pass-4 cases that compare kept directories use -m: the server's cache
 // sends back fewer build files, and with -m both clients get the full build dir.
 func TestFidelity(t *testing.T) {
-	rel := theLab.get(t, "LAB_RELEASE")
-	hello := `probe begin { printf("Hello World!\n"); exit() }`
+	rel := theLab.Get(t, "LAB_RELEASE")
+	hello := labenv.Hello
 	cases := []struct {
 		name string
 		// args may use {SCRATCH}: the side's scratch directory.
@@ -207,12 +207,12 @@ func TestFidelity(t *testing.T) {
 				if strings.Contains(tc.name, "stdin") {
 					stdin = hello + "\n"
 				}
-				env := append([]string{"HOME=" + theLab.get(t, "LAB_STAP_HOME")}, sub(tc.env)...)
+				env := append([]string{"HOME=" + theLab.Get(t, "LAB_STAP_HOME")}, sub(tc.env)...)
 				s.out = runEnvIn(t, s.cwd, env, stdin, append(argv0, sub(tc.args)...)...)
 				return s
 			}
 			stap := run("stap", "--use-server="+theLab.server(t))
-			ours := run(theLab.bin, "--server="+theLab.server(t))
+			ours := run(theLab.Bin, "--server="+theLab.server(t))
 
 			so, se := stap.norm(stap.out.stdout), stap.norm(stap.out.stderr)
 			oo, oe := ours.norm(ours.out.stdout), ours.norm(ours.out.stderr)
@@ -248,10 +248,10 @@ var (
 // (bash's <(...)) and sends it; stap 4.8 sends a broken path and fails.
 // Deliberately better (see COMPATIBILITY in stap-client(8)).
 func TestScriptFromPipe(t *testing.T) {
-	rel := theLab.get(t, "LAB_RELEASE")
+	rel := theLab.Get(t, "LAB_RELEASE")
 	cwd := t.TempDir()
 	labenv.WriteFixtures(t, cwd)
-	home := theLab.get(t, "LAB_STAP_HOME")
+	home := theLab.Get(t, "LAB_STAP_HOME")
 	file := runIn(t, cwd, home, "", "stap", "--use-server="+theLab.server(t), "-r", rel, "-p2", "hello.stp")
 	require.Equal(t, 0, file.code, file.stderr)
 
@@ -263,12 +263,12 @@ func TestScriptFromPipe(t *testing.T) {
 	assert.Equal(t, 1, stap.code)
 	assert.Regexp(t, `Input file 'script/.*/dev/fd/[0-9]+' is missing\.`, stap.stderr)
 
-	ours := viaPipe(theLab.bin, "--server="+theLab.server(t))
+	ours := viaPipe(theLab.Bin, "--server="+theLab.server(t))
 	assert.Equal(t, 0, ours.code, ours.stderr)
 	assert.Equal(t, file.stdout, ours.stdout)
 	assert.Equal(t, normalize(file.stderr), normalize(ours.stderr))
 
-	stdin := runIn(t, cwd, home, labenv.Fixture("hello.stp"), theLab.bin, "--server="+theLab.server(t), "-r", rel, "-p2", "/dev/stdin")
+	stdin := runIn(t, cwd, home, labenv.Fixture("hello.stp"), theLab.Bin, "--server="+theLab.server(t), "-r", rel, "-p2", "/dev/stdin")
 	assert.Equal(t, 0, stdin.code, stdin.stderr)
 	assert.Equal(t, file.stdout, stdin.stdout)
 }

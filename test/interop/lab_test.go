@@ -5,13 +5,9 @@
 package interop
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,31 +16,17 @@ import (
 	"github.com/stap-client/stap-client/test/labenv"
 )
 
-// lab is what test/lab/up.sh wrote to lab.env.
-type lab struct {
-	vars map[string]string
-	bin  string // the stap-client binary under test
-}
+// theLab is what test/lab/up.sh wrote to lab.env, and the binary.
+var theLab = &lab{}
 
-func (l *lab) get(t *testing.T, k string) string {
-	t.Helper()
-	v, ok := l.vars[k]
-	require.True(t, ok, "lab.env has no %s", k)
-	return v
-}
+type lab struct{ labenv.Lab }
 
 func (l *lab) server(t *testing.T) string {
-	return l.get(t, "LAB_ADDR") + ":" + l.get(t, "LAB_PORT")
+	return l.Get(t, "LAB_ADDR") + ":" + l.Get(t, "LAB_PORT")
 }
 
-var theLab *lab
-
 func TestMain(m *testing.M) {
-	os.Exit(labenv.Main(m, "LAB_ENV", "interop", "starts the real compile server (test/lab/up.sh)",
-		func(vars map[string]string, bin string) error {
-			theLab = &lab{vars: vars, bin: bin}
-			return nil
-		}))
+	os.Exit(labenv.Tier{Name: "interop", EnvVar: "LAB_ENV", Start: "starts the real compile server (test/lab/up.sh)"}.Main(m, &theLab.Lab))
 }
 
 // outcome is one client run.
@@ -65,31 +47,15 @@ func runIn(t *testing.T, cwd, home, stdin string, argv ...string) outcome {
 // clean environment.
 func runEnvIn(t *testing.T, cwd string, env []string, stdin string, argv ...string) outcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	full := append([]string{"netns", "exec", theLab.get(t, "LAB_NETNS"), "env", "-i",
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, env...)
-	full = append(full, argv...)
-	cmd := exec.CommandContext(ctx, "ip", full...)
-	cmd.Stdin = strings.NewReader(stdin)
-	return runCmd(t, cmd, cwd)
+	return runArgv(t, cwd, stdin, labenv.InNetns(theLab.Get(t, "LAB_NETNS"), labenv.Clean(labenv.PathAll, env, argv...)...)...)
 }
 
-// runCmd runs cmd in cwd and lists what it left there.
-func runCmd(t *testing.T, cmd *exec.Cmd, cwd string) outcome {
+// runArgv runs argv as it is in cwd, and lists what it left there.
+func runArgv(t *testing.T, cwd, stdin string, argv ...string) outcome {
 	t.Helper()
-	cmd.Dir = cwd
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	removeKept(t, se.String())
-	return outcome{stdout: so.String(), stderr: se.String(), code: code, files: listFiles(t, cwd)}
+	o := labenv.Exec(t, labenv.Cmd{Argv: argv, Dir: cwd, Stdin: stdin, Timeout: 5 * time.Minute})
+	removeKept(t, o.Stderr)
+	return outcome{stdout: o.Stdout, stderr: o.Stderr, code: o.Code, files: o.Files}
 }
 
 // keptInTmp is the line stap (and stap-client) print for -k, in /tmp.
@@ -119,23 +85,12 @@ func freshHome(t *testing.T) string {
 func copyTrustDB(t *testing.T, dir string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	src := filepath.Join(theLab.get(t, "LAB_STAP_HOME"), ".systemtap/ssl/client")
+	src := filepath.Join(theLab.Get(t, "LAB_STAP_HOME"), ".systemtap/ssl/client")
 	for _, f := range []string{"cert9.db", "key4.db"} {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
 	}
-}
-
-func listFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 func normalize(s string) string { return labenv.Normalize(s) }

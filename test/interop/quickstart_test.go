@@ -23,8 +23,8 @@ func TestREADMEQuickStart(t *testing.T) {
 	require.GreaterOrEqual(t, len(cmds), 3, "the quick start's stap-client commands: %q", cmds)
 
 	home, cwd, bin := t.TempDir(), t.TempDir(), t.TempDir()
-	require.NoError(t, os.Symlink(theLab.bin, filepath.Join(bin, "stap-client")))
-	cert, err := os.ReadFile(filepath.Join(theLab.get(t, "LAB_CERTDIR"), "stap.cert"))
+	require.NoError(t, os.Symlink(theLab.Bin, filepath.Join(bin, "stap-client")))
+	cert, err := os.ReadFile(filepath.Join(theLab.Get(t, "LAB_CERTDIR"), "stap.cert"))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Join(home, "stap-certs"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(home, "stap-certs", "stap.cert"), cert, 0o644))
@@ -32,7 +32,7 @@ func TestREADMEQuickStart(t *testing.T) {
 	for _, c := range cmds {
 		c = strings.ReplaceAll(c, "build.example.org:5555", theLab.server(t))
 		if strings.Contains(c, " -e ") {
-			c += " -r " + theLab.get(t, "LAB_RELEASE")
+			c += " -r " + theLab.Get(t, "LAB_RELEASE")
 		}
 		out := runIn(t, cwd, home, "y\n", "bash", "-c", `PATH="$1:$PATH"; eval "$2"`, "bash", bin, c)
 		assert.Equal(t, 0, out.code, "%s\n%s", c, out.stderr)

@@ -4,7 +4,6 @@ package interop
 
 import (
 	"archive/zip"
-	"context"
 	"crypto/sha1"
 	"crypto/x509"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,23 +38,20 @@ func (h mokHost) run(t *testing.T, cwd string, argv ...string) outcome {
 	t.Helper()
 	script, err := filepath.Abs("../lab/mokns.sh")
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	full := []string{"netns", "exec", theLab.get(t, "LAB_NETNS"), script, "--sig-enforce", "Y"}
+	full := []string{script, "--sig-enforce", "Y"}
 	for _, c := range h.certs {
 		full = append(full, "--cert", c)
 	}
 	for _, e := range h.esls {
 		full = append(full, "--esl", e)
 	}
-	full = append(full, "--", "env", "-i",
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME="+theLab.get(t, "LAB_STAP_HOME"), "LANG=C.UTF-8", "TMPDIR="+h.tmp,
+	full = append(full, "--")
+	env := append([]string{"HOME=" + theLab.Get(t, "LAB_STAP_HOME"), "TMPDIR=" + h.tmp,
 		// libefivar (mokutil) takes the namespace's tmpfs for efivarfs only
 		// when told; stap-client does not look at this.
-		"EFIVARFS_PATH=/sys/firmware/efi/efivars/")
-	full = append(append(full, h.env...), argv...)
-	return runCmd(t, exec.CommandContext(ctx, "ip", full...), cwd)
+		"EFIVARFS_PATH=/sys/firmware/efi/efivars/"}, h.env...)
+	full = append(full, labenv.Clean(labenv.PathAll, env, argv...)...)
+	return runArgv(t, cwd, "", labenv.InNetns(theLab.Get(t, "LAB_NETNS"), full...)...)
 }
 
 var keptDir = regexp.MustCompile(`Keeping temporary directory "([^"]+)"`)
@@ -112,8 +107,8 @@ func fingerprint(der []byte) string {
 // in common with the host, a module signed with the enrolled server MOK
 // when it has. With SYSTEMTAP_NOSIGN neither sends any.
 func TestSecureBoot(t *testing.T) {
-	rel := theLab.get(t, "LAB_RELEASE")
-	u, err := user.Lookup(theLab.get(t, "LAB_SERVER_USER"))
+	rel := theLab.Get(t, "LAB_RELEASE")
+	u, err := user.Lookup(theLab.Get(t, "LAB_SERVER_USER"))
 	require.NoError(t, err)
 	moks := filepath.Join(u.HomeDir, ".systemtap", "ssl", "server", "moks")
 	vendor, err := filepath.Abs("../../internal/mok/testdata/vendor.der")
@@ -139,7 +134,7 @@ func TestSecureBoot(t *testing.T) {
 			}
 		}
 		labenv.RemoveProducts(t, cwd)
-		ours = h.run(t, cwd, append([]string{theLab.bin, "--server=" + theLab.server(t)}, args...)...)
+		ours = h.run(t, cwd, append([]string{theLab.Bin, "--server=" + theLab.server(t)}, args...)...)
 		for f, b := range stapFiles {
 			if strings.HasSuffix(f, ".x509") {
 				got, err := os.ReadFile(filepath.Join(cwd, f))
@@ -217,14 +212,14 @@ func TestSecureBoot(t *testing.T) {
 		labenv.WriteFixtures(t, cwd)
 		mokLines := regexp.MustCompile(`(?m)^(This host requires module signing\.|MOK fingerprint found: .*|Issuer found: .*|Recognized Systemtap MOK fingerprint: .*|Number of enrolled Systemtap MOK keys found: .*)$`)
 		stap := h.run(t, cwd, "stap", "--use-server="+theLab.server(t), "-vvv", "-r", rel, "-p2", "hello.stp")
-		ours := h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p2", "hello.stp")
+		ours := h.run(t, cwd, theLab.Bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p2", "hello.stp")
 		want := mokLines.FindAllString(stap.stderr, -1)
 		require.NotEmpty(t, want, stap.stderr)
 		assert.Contains(t, want, "Number of enrolled Systemtap MOK keys found: 3")
 		// -p2: stap 4.8 reads the keys for every pass; stap-client (as stap
 		// 5.5) only when a module is wanted.
 		assert.Empty(t, mokLines.FindAllString(ours.stderr, -1))
-		ours = h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p4", "hello.stp")
+		ours = h.run(t, cwd, theLab.Bin, "--server="+theLab.server(t), "-vvv", "-r", rel, "-p4", "hello.stp")
 		assert.Equal(t, want, mokLines.FindAllString(ours.stderr, -1))
 	})
 
@@ -241,7 +236,7 @@ func TestSecureBoot(t *testing.T) {
 		fps, _ := sentMOKs(t, stap)
 		assert.Len(t, strings.Fields(fps), 4, "stap: the four Systemtap keys before the damage")
 		labenv.RemoveProducts(t, cwd)
-		ours := h.run(t, cwd, theLab.bin, "--server="+theLab.server(t), "-k", "-r", rel, "-p4", "hello.stp")
+		ours := h.run(t, cwd, theLab.Bin, "--server="+theLab.server(t), "-k", "-r", rel, "-p4", "hello.stp")
 		fps, _ = sentMOKs(t, ours)
 		assert.Equal(t, "missing\n", fps)
 		assert.Equal(t, 1, strings.Count(ours.stderr, "WARNING: the enrolled machine owner keys cannot be read"), ours.stderr)

@@ -32,17 +32,17 @@ func TestTrustServersCross(t *testing.T) {
 	home := t.TempDir()
 	db := filepath.Join(home, ".systemtap/ssl/client")
 	srv := theLab.server(t)
-	compile := []string{"-r", theLab.get(t, "LAB_RELEASE"), "-p2", "hello.stp"}
+	compile := []string{"-r", theLab.Get(t, "LAB_RELEASE"), "-p2", "hello.stp"}
 
 	// The prompt, declined: same text from both, nothing written.
 	stapNo := runIn(t, cwd, t.TempDir(), "n\n", "stap", "--use-server="+srv, "--trust-servers=ssl")
-	oursNo := runIn(t, cwd, home, "n\n", theLab.bin, "--server="+srv, "--trust-servers=ssl")
+	oursNo := runIn(t, cwd, home, "n\n", theLab.Bin, "--server="+srv, "--trust-servers=ssl")
 	assert.Equal(t, normalize(stapNo.stderr), normalize(oursNo.stderr))
 	assert.Equal(t, stapNo.code, oursNo.code)
 	assert.NoDirExists(t, db)
 
 	// Added by stap-client, answering y.
-	add := runIn(t, cwd, home, "y\n", theLab.bin, "--server="+srv, "--trust-servers=ssl")
+	add := runIn(t, cwd, home, "y\n", theLab.Bin, "--server="+srv, "--trust-servers=ssl")
 	require.Equal(t, 0, add.code, add.stderr)
 	assert.Regexp(t, trustedLine, certutilList(t, db))
 	out, err := exec.Command("certutil", "-V", "-u", "V", "-n", "stap-server", "-d", "sql:"+db).CombinedOutput()
@@ -51,16 +51,16 @@ func TestTrustServersCross(t *testing.T) {
 
 	stap := runIn(t, cwd, home, "", append([]string{"stap", "--use-server=" + srv}, compile...)...)
 	assert.Equal(t, 0, stap.code, "the real stap accepts the trust stap-client wrote: %s", stap.stderr)
-	ours := runIn(t, cwd, home, "", append([]string{theLab.bin, "--server=" + srv}, compile...)...)
+	ours := runIn(t, cwd, home, "", append([]string{theLab.Bin, "--server=" + srv}, compile...)...)
 	assert.Equal(t, 0, ours.code, ours.stderr)
 
 	// Revoked by stap-client: both clients refuse the server now.
-	rev := runIn(t, cwd, home, "", theLab.bin, "--server="+srv, "--trust-servers=ssl,revoke,no-prompt")
+	rev := runIn(t, cwd, home, "", theLab.Bin, "--server="+srv, "--trust-servers=ssl,revoke,no-prompt")
 	require.Equal(t, 0, rev.code, rev.stderr)
 	assert.NotRegexp(t, trustedLine, certutilList(t, db))
 	stap = runIn(t, cwd, home, "", append([]string{"stap", "--use-server=" + srv}, compile...)...)
 	assert.Equal(t, 1, stap.code)
-	ours = runIn(t, cwd, home, "", append([]string{theLab.bin, "--server=" + srv}, compile...)...)
+	ours = runIn(t, cwd, home, "", append([]string{theLab.Bin, "--server=" + srv}, compile...)...)
 	assert.Equal(t, 1, ours.code)
 	assert.Contains(t, ours.stderr, "not trusted")
 
@@ -68,7 +68,7 @@ func TestTrustServersCross(t *testing.T) {
 	// revoked: stap-client accepts it.
 	stapAdd := runIn(t, cwd, home, "", "stap", "--use-server="+srv, "--trust-servers=ssl,no-prompt")
 	require.Equal(t, 0, stapAdd.code, stapAdd.stderr)
-	ours = runIn(t, cwd, home, "", append([]string{theLab.bin, "--server=" + srv}, compile...)...)
+	ours = runIn(t, cwd, home, "", append([]string{theLab.Bin, "--server=" + srv}, compile...)...)
 	assert.Equal(t, 0, ours.code, ours.stderr)
 }
 
@@ -82,7 +82,7 @@ func TestTrustServersMessages(t *testing.T) {
 		{"--trust-servers"},
 	} {
 		stapArgs := append([]string{"stap"}, args...)
-		oursArgs := append([]string{theLab.bin}, args...)
+		oursArgs := append([]string{theLab.Bin}, args...)
 		if len(args) == 1 && args[0] != "--trust-servers" {
 			stapArgs = append(stapArgs, "--use-server="+srv)
 			oursArgs = append(oursArgs, "--server="+srv)

@@ -36,48 +36,31 @@ func TestDifferential5(t *testing.T) {
 	for _, s := range lab5.servers {
 		t.Run(s.suite, func(t *testing.T) {
 			home := trustedHome(t, s)
-			rel := s.release
-			cases := []struct {
-				name, stdin string
-				args        []string
-				module      bool
-			}{
-				{name: "p1 inline", args: []string{"-r", rel, "-p1", "-e", hello}},
-				{name: "p2 file", args: []string{"-r", rel, "-p2", "hello.stp"}},
-				{name: "p4 module saved", args: []string{"-r", rel, "-p4", "-e", hello}, module: true},
-				{name: "script args", args: []string{"-r", rel, "-p2", "args.stp", "foo bar", "42"}},
-				{name: "stdin script", args: []string{"-r", rel, "-p2", "-"}, stdin: hello + "\n"},
-				{name: "-I tapset dir", args: []string{"-r", rel, "-p2", "-I", "tapdir", "usetap.stp"}},
-				{name: "parse error", args: []string{"-r", rel, "-p2", "bad.stp"}},
-				{name: "semantic error", args: []string{"-r", rel, "-p2", "-e", "probe begin { x = nosuchfunc() }"}},
-				{name: "missing script", args: []string{"-r", rel, "-p2", "nosuch.stp"}},
-				{name: "verbose", args: []string{"-v", "-r", rel, "-p2", "hello.stp"}},
-				{name: "permuted options", args: []string{"hello.stp", "-p2", "-r", rel}},
-				{name: "-k keeps the temp dir", args: []string{"-k", "-r", rel, "-p2", "hello.stp"}},
+			var cases []labenv.Case
+			for _, c := range labenv.Cases(s.release) {
+				if !c.Lab48 {
+					cases = append(cases, c)
+				}
 			}
 			if s.version >= "5.6" {
-				cases = append(cases, struct {
-					name, stdin string
-					args        []string
-					module      bool
-				}{name: "--semantic-keep-going", args: []string{"--semantic-keep-going", "-r", rel, "-p2", "-e",
+				cases = append(cases, labenv.Case{Name: "--semantic-keep-going", Args: []string{"--semantic-keep-going", "-r", s.release, "-p2", "-e",
 					"probe begin { x = nosuchfunc() } probe end { y = nosuchfunc2() }"}})
 			}
 			cwd, _ := chrootDir(t, s, "cwd")
 			labenv.WriteFixtures(t, cwd)
 			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) {
+				t.Run(tc.Name, func(t *testing.T) {
 					labenv.RemoveProducts(t, cwd)
-					real := stap(t, s, cwd, home, tc.stdin, append([]string{"--use-server=" + s.addr()}, tc.args...)...)
+					real := stap(t, s, cwd, home, tc.Stdin, append([]string{"--use-server=" + s.addr()}, tc.Args...)...)
 					labenv.RemoveProducts(t, cwd)
-					got := ours(t, cwd, home, tc.stdin, append([]string{"--server=" + s.addr()}, tc.args...)...)
+					got := ours(t, cwd, home, tc.Stdin, append([]string{"--server=" + s.addr()}, tc.Args...)...)
 					got.stdout = strings.ReplaceAll(got.stdout, s.root+"/", "/")
 					got.stderr = strings.ReplaceAll(got.stderr, s.root+"/", "/")
 					assert.Equal(t, labenv.Normalize(real.stdout), labenv.Normalize(got.stdout), "stdout")
 					assert.Equal(t, labenv.Normalize(real.stderr), labenv.Normalize(got.stderr), "stderr")
 					assert.Equal(t, real.code, got.code, "exit status")
 					assert.Equal(t, real.files, got.files, "files left in the cwd")
-					if tc.module {
+					if tc.Module {
 						labenv.SavedModule(t, cwd, got.files)
 					}
 				})

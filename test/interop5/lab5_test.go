@@ -7,11 +7,8 @@
 package interop5
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,33 +24,30 @@ type server struct {
 	suite, root, port, release, version, certdir string
 }
 
-func (s server) addr() string { return lab5.vars["LAB5_ADDR"] + ":" + s.port }
+func (s server) addr() string { return lab5.Vars["LAB5_ADDR"] + ":" + s.port }
 
 type lab struct {
-	vars    map[string]string
-	bin     string
+	labenv.Lab
 	in5     string // test/lab/in5.sh
 	servers []server
 }
 
-var lab5 *lab
+var lab5 = &lab{}
 
 func TestMain(m *testing.M) {
-	os.Exit(labenv.Main(m, "LAB5_ENV", "interop5 (stap 5.x)", "starts the stap 5.x servers (test/lab/up5.sh)",
-		func(vars map[string]string, bin string) error {
-			l := &lab{vars: vars, bin: bin}
-			l.in5, _ = filepath.Abs("../lab/in5.sh")
-			for _, s := range strings.Fields(vars["LAB5_SUITES"]) {
+	os.Exit(labenv.Tier{Name: "interop5 (stap 5.x)", EnvVar: "LAB5_ENV", Start: "starts the stap 5.x servers (test/lab/up5.sh)",
+		Setup: func(l *labenv.Lab) error {
+			lab5.in5, _ = filepath.Abs("../lab/in5.sh")
+			for _, s := range strings.Fields(l.Vars["LAB5_SUITES"]) {
 				up := "LAB5_" + strings.ToUpper(s) + "_"
-				l.servers = append(l.servers, server{suite: s, root: vars[up+"ROOT"], port: vars[up+"PORT"],
-					release: vars[up+"RELEASE"], version: vars[up+"VERSION"], certdir: vars[up+"CERTDIR"]})
+				lab5.servers = append(lab5.servers, server{suite: s, root: l.Vars[up+"ROOT"], port: l.Vars[up+"PORT"],
+					release: l.Vars[up+"RELEASE"], version: l.Vars[up+"VERSION"], certdir: l.Vars[up+"CERTDIR"]})
 			}
-			if len(l.servers) == 0 {
+			if len(lab5.servers) == 0 {
 				return errors.New("lab5.env names no servers")
 			}
-			lab5 = l
 			return nil
-		}))
+		}}.Main(m, &lab5.Lab))
 }
 
 func (l *lab) server(t *testing.T, suite string) server {
@@ -84,25 +78,11 @@ type outcome struct {
 	files          []string
 }
 
-func run(t *testing.T, cmd *exec.Cmd, stdin, cwd string) outcome {
+// run runs argv in cwd, with a 10-minute limit.
+func run(t *testing.T, cwd, stdin string, argv ...string) outcome {
 	t.Helper()
-	cmd.Stdin = strings.NewReader(stdin)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	ents, err := os.ReadDir(cwd)
-	require.NoError(t, err)
-	var files []string
-	for _, e := range ents {
-		files = append(files, e.Name())
-	}
-	return outcome{so.String(), se.String(), code, files}
+	o := labenv.Exec(t, labenv.Cmd{Argv: argv, Dir: cwd, Stdin: stdin, Timeout: 10 * time.Minute})
+	return outcome{o.Stdout, o.Stderr, o.Code, o.Files}
 }
 
 // tmpIn is the TMPDIR both clients use: HOME/tmp, removed with HOME (-k
@@ -119,22 +99,15 @@ func tmpIn(t *testing.T, home string) string {
 // cwd and home are host paths inside the chroot.
 func stap(t *testing.T, s server, cwd, home, stdin string, args ...string) outcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
 	tmp := strings.TrimPrefix(tmpIn(t, home), s.root)
-	argv := append([]string{lab5.in5, s.root, strings.TrimPrefix(cwd, s.root), strings.TrimPrefix(home, s.root), "env", "TMPDIR=" + tmp, "stap"}, args...)
-	return run(t, exec.CommandContext(ctx, "bash", argv...), stdin, cwd)
+	argv := append([]string{"bash", lab5.in5, s.root, strings.TrimPrefix(cwd, s.root), strings.TrimPrefix(home, s.root), "env", "TMPDIR=" + tmp, "stap"}, args...)
+	return run(t, cwd, stdin, argv...)
 }
 
 // ours runs stap-client in the lab's namespace on the host, clean
 // environment.
 func ours(t *testing.T, cwd, home, stdin string, args ...string) outcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	argv := append([]string{"netns", "exec", lab5.vars["LAB5_NETNS"], "env", "-i",
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "LANG=C.UTF-8", "TMPDIR=" + tmpIn(t, home), lab5.bin}, args...)
-	cmd := exec.CommandContext(ctx, "ip", argv...)
-	cmd.Dir = cwd
-	return run(t, cmd, stdin, cwd)
+	env := []string{"HOME=" + home, "TMPDIR=" + tmpIn(t, home)}
+	return run(t, cwd, stdin, labenv.InNetns(lab5.Vars["LAB5_NETNS"], labenv.Clean(labenv.PathAll, env, append([]string{lab5.Bin}, args...)...)...)...)
 }

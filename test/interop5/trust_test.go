@@ -3,6 +3,7 @@
 package interop5
 
 import (
+	"github.com/stap-client/stap-client/test/labenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const hello = `probe begin { printf("Hello World!\n"); exit() }`
-
 func writeHello(t *testing.T, dir string) {
 	t.Helper()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "hello.stp"), []byte(hello+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hello.stp"), []byte(labenv.Hello+"\n"), 0o644))
 }
 
 func mode(t *testing.T, p string) os.FileMode {

@@ -10,9 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,61 +45,135 @@ func Read(path string) (map[string]string, error) {
 	return vars, nil
 }
 
-// Main is TestMain for a real-system tier: it reads the lab description
-// named by envVar (or, without one, exits 0 with a loud notice under
+// Lab is a lab description and the stap-client binary under test.
+type Lab struct {
+	Vars map[string]string
+	Bin  string
+}
+
+// Get returns the lab description's value of k, failing the test when
+// there is none.
+func (l *Lab) Get(t testing.TB, k string) string {
+	t.Helper()
+	return Get(t, l.Vars, k)
+}
+
+// Tier is a real-system test tier: what it is called in messages, the
+// variable naming its lab description, and how `make test` starts the lab.
+type Tier struct {
+	Name, EnvVar, Start string
+	// Setup, when set, checks and completes the lab before the tests run.
+	Setup func(*Lab) error
+}
+
+// Main is TestMain for a tier: it reads the lab description named by
+// EnvVar into lab (or, without one, exits 0 with a loud notice under
 // SKIP_INTEROP=1, else fails with how to get one), finds the stap-client
-// binary (STAP_CLIENT_BIN, else built from ../../cmd/stap-client), hands
-// both to setup and runs the tests. tier names the tests in messages;
-// start says how the lab is started.
-func Main(m *testing.M, envVar, tier, start string, setup func(vars map[string]string, bin string) error) int {
-	path := os.Getenv(envVar)
+// binary ($STAP_CLIENT_BIN, else built once for the package), runs Setup
+// and the tests.
+func (tr Tier) Main(m *testing.M, lab *Lab) int {
+	path := os.Getenv(tr.EnvVar)
 	if path == "" {
 		if os.Getenv("SKIP_INTEROP") == "1" {
-			fmt.Printf("######## NOTICE: SKIP_INTEROP=1: %s tests are NOT run ########\n", tier)
+			fmt.Printf("######## NOTICE: SKIP_INTEROP=1: %s tests are NOT run ########\n", tr.Name)
 			return 0
 		}
-		fmt.Fprintf(os.Stderr, "%s: %s is not set: run `make test`, which %s, or set SKIP_INTEROP=1\n", tier, envVar, start)
+		fmt.Fprintf(os.Stderr, "%s: %s is not set: run `make test`, which %s, or set SKIP_INTEROP=1\n", tr.Name, tr.EnvVar, tr.Start)
 		return 1
 	}
 	vars, err := Read(path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", tier, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", tr.Name, err)
 		return 1
 	}
 	bin, cleanup, err := ClientBinary()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", tier, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", tr.Name, err)
 		return 1
 	}
 	defer cleanup()
-	if err := setup(vars, bin); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", tier, err)
-		return 1
+	*lab = Lab{Vars: vars, Bin: bin}
+	if tr.Setup != nil {
+		if err := tr.Setup(lab); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", tr.Name, err)
+			return 1
+		}
 	}
 	return m.Run()
 }
 
-// Outcome is one run of a command: its output, exit code and duration.
+// Need is the lab description named by envVar, for a test that runs
+// without Main: without one it skips with a loud notice under
+// SKIP_INTEROP=1, else fails saying how to get one. what names the test in
+// messages; start says how `make test` starts the lab.
+func Need(t testing.TB, envVar, what, start string) map[string]string {
+	t.Helper()
+	path := os.Getenv(envVar)
+	if path == "" {
+		if os.Getenv("SKIP_INTEROP") == "1" {
+			fmt.Printf("######## NOTICE: SKIP_INTEROP=1: %s is NOT run ########\n", what)
+			t.Skip("SKIP_INTEROP=1")
+		}
+		t.Fatalf("%s is not set: run `make test`, which %s, or set SKIP_INTEROP=1 to leave %s out", envVar, start, what)
+	}
+	vars, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vars
+}
+
+// The PATHs of the clean environments commands run in: with and without
+// /usr/local.
+const (
+	PathAll    = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	PathSystem = "/usr/sbin:/usr/bin:/sbin:/bin"
+)
+
+// InNetns is argv run in the network namespace ns.
+func InNetns(ns string, argv ...string) []string {
+	return append([]string{"ip", "netns", "exec", ns}, argv...)
+}
+
+// Clean is argv run with a clean environment: PATH, LANG=C.UTF-8 and env
+// (HOME=..., TMPDIR=...).
+func Clean(path string, env []string, argv ...string) []string {
+	full := append([]string{"env", "-i", "PATH=" + path, "LANG=C.UTF-8"}, env...)
+	return append(full, argv...)
+}
+
+// Outcome is one run of a command: its output, exit code, duration and
+// what it left in its directory.
 type Outcome struct {
 	Stdout, Stderr string
 	Code           int
 	Took           time.Duration
+	Files          []string // the directory's entries afterwards, sorted
 }
 
-// Run runs argv in a fresh temporary directory, with a 3-minute limit.
-// Only a failure to run at all fails the test; an exit code is the result.
-func Run(t *testing.T, argv ...string) Outcome {
-	t.Helper()
-	return RunIn(t, t.TempDir(), argv...)
+// Cmd is one command a test runs.
+type Cmd struct {
+	Argv    []string
+	Dir     string // a fresh temporary directory when empty
+	Stdin   string
+	Timeout time.Duration // 3 minutes when zero
 }
 
-// RunIn is Run in the directory dir.
-func RunIn(t *testing.T, dir string, argv ...string) Outcome {
+// Exec runs c. Only a failure to run at all fails the test; an exit code
+// is the result.
+func Exec(t testing.TB, c Cmd) Outcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	if c.Dir == "" {
+		c.Dir = t.TempDir()
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd.Dir = c.Dir
+	cmd.Stdin = strings.NewReader(c.Stdin)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	start := time.Now()
@@ -109,14 +183,27 @@ func RunIn(t *testing.T, dir string, argv ...string) Outcome {
 	if errors.As(err, &ee) {
 		o.Code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("running %s: %v", argv[0], err)
+		t.Fatalf("running %s: %v", c.Argv[0], err)
 	}
+	o.Files = testkit.Entries(t, c.Dir)
 	return o
+}
+
+// Run runs argv in a fresh temporary directory, with a 3-minute limit.
+func Run(t testing.TB, argv ...string) Outcome {
+	t.Helper()
+	return Exec(t, Cmd{Argv: argv})
+}
+
+// RunIn is Run in the directory dir.
+func RunIn(t testing.TB, dir string, argv ...string) Outcome {
+	t.Helper()
+	return Exec(t, Cmd{Argv: argv, Dir: dir})
 }
 
 // Get returns the lab description's value of k, failing the test when
 // there is none.
-func Get(t *testing.T, vars map[string]string, k string) string {
+func Get(t testing.TB, vars map[string]string, k string) string {
 	t.Helper()
 	v, ok := vars[k]
 	if !ok {
@@ -125,21 +212,19 @@ func Get(t *testing.T, vars map[string]string, k string) string {
 	return v
 }
 
-// ClientBinary is $STAP_CLIENT_BIN, or else a stap-client built from
-// ../../cmd/stap-client (a tier's package directory) into a temporary
-// directory that cleanup removes.
+// ClientBinary is $STAP_CLIENT_BIN, or else stap-client built into a
+// temporary directory that cleanup removes.
 func ClientBinary() (bin string, cleanup func(), err error) {
 	if bin = os.Getenv("STAP_CLIENT_BIN"); bin != "" {
 		return bin, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "stap-client-bin")
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("making a directory for stap-client: %w", err)
 	}
-	bin = filepath.Join(dir, "stap-client")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stap-client").CombinedOutput(); err != nil {
+	if bin, err = testkit.BuildClient(dir); err != nil {
 		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("building stap-client: %v\n%s", err, out)
+		return "", nil, err
 	}
 	return bin, func() { os.RemoveAll(dir) }, nil
 }

@@ -4,6 +4,7 @@ package netlab
 
 import (
 	"bytes"
+	"github.com/stap-client/stap-client/test/labenv"
 	"os"
 	"os/exec"
 	"syscall"
@@ -22,7 +23,7 @@ func TestInterruptConnecting(t *testing.T) {
 	tmp := t.TempDir()
 	cmd := exec.Command("ip", "netns", "exec", get(t, "NET_CLIENT_NS"), "env", "-i",
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME="+get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", "TMPDIR="+tmp,
-		bin, "--server="+dead, "-r", get(t, "NET_RELEASE"), "-p2", "-e", hello)
+		lab.Bin, "--server="+dead, "-r", get(t, "NET_RELEASE"), "-p2", "-e", labenv.Hello)
 	cmd.Dir = t.TempDir()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -17,31 +17,25 @@ import (
 	"github.com/stap-client/stap-client/test/labenv"
 )
 
-var (
-	env map[string]string
-	bin string
-)
+var lab labenv.Lab
 
 func TestMain(m *testing.M) {
-	os.Exit(labenv.Main(m, "NET_ENV", "netlab (real-network discovery)", "builds the network lab (test/lab/net-up.sh)",
-		func(vars map[string]string, b string) error { env, bin = vars, b; return nil }))
+	os.Exit(labenv.Tier{Name: "netlab (real-network discovery)", EnvVar: "NET_ENV", Start: "builds the network lab (test/lab/net-up.sh)"}.Main(m, &lab))
 }
 
-func get(t *testing.T, k string) string { t.Helper(); return labenv.Get(t, env, k) }
+func get(t *testing.T, k string) string { t.Helper(); return lab.Get(t, k) }
 
 // client runs stap-client on the client host, trusting what the lab's
 // client database trusts.
 func client(t *testing.T, args ...string) labenv.Outcome {
 	t.Helper()
 	return labenv.Run(t, append([]string{"ip", "netns", "exec", get(t, "NET_CLIENT_NS"), "env", "-i",
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", bin}, args...)...)
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", lab.Bin}, args...)...)
 }
-
-const hello = `probe begin { printf("Hello World!\n"); exit() }`
 
 func TestDiscovery(t *testing.T) {
 	rel := get(t, "NET_RELEASE")
-	p2 := []string{"-v", "-r", rel, "-p2", "-e", hello}
+	p2 := []string{"-v", "-r", rel, "-p2", "-e", labenv.Hello}
 	port := get(t, "NET_PORT")
 	cases := []struct {
 		name   string

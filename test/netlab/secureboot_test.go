@@ -74,7 +74,7 @@ func signingClient(t *testing.T, cwd string, certs []string, args ...string) lab
 		full = append(full, "--cert", c)
 	}
 	full = append(append(full, "--", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME="+get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", bin), args...)
+		"HOME="+get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", lab.Bin), args...)
 	return labenv.RunIn(t, cwd, full...)
 }
 
@@ -112,7 +112,7 @@ func TestSecureBootDiscovery(t *testing.T) {
 	})
 	t.Run("the server with the MOK signs with it", func(t *testing.T) {
 		cwd := t.TempDir()
-		o := signingClient(t, cwd, []string{serverKey}, "-v", "-r", rel, "-p4", "-e", hello)
+		o := signingClient(t, cwd, []string{serverKey}, "-v", "-r", rel, "-p4", "-e", labenv.Hello)
 		require.Equal(t, 0, o.Code, o.Stderr)
 		assert.Contains(t, o.Stderr, "Passes: via server  host=srva.local ")
 		assert.Contains(t, o.Stderr, `Module signed with MOK, fingerprint "`+fp+`"`)
@@ -122,7 +122,7 @@ func TestSecureBootDiscovery(t *testing.T) {
 		assert.Equal(t, "Systemtap module signing key\n", string(out))
 	})
 	t.Run("no MOK in common", func(t *testing.T) {
-		o := signingClient(t, t.TempDir(), []string{otherKey}, "-r", rel, "-p4", "-e", hello)
+		o := signingClient(t, t.TempDir(), []string{otherKey}, "-r", rel, "-p4", "-e", labenv.Hello)
 		assert.Equal(t, 1, o.Code)
 		assert.Contains(t, o.Stderr, "No servers matched the selection criteria of online,trusted,compatible.\n"+
 			"Consider removing the local MOK to associate with a new server\n# sudo mokutil --list-enrolled\n# sudo mokutil --export / --delete  OR  --reset\n")

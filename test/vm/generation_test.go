@@ -5,6 +5,7 @@ package vm
 import (
 	"context"
 	"fmt"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,15 +42,7 @@ echo "stap modules loaded: $(grep -c '^stap_' /proc/modules)"
 `
 
 func TestGenerationMismatchInRealKernel(t *testing.T) {
-	path := os.Getenv("LAB5_ENV")
-	if path == "" {
-		if os.Getenv("SKIP_INTEROP") == "1" {
-			t.Skip("######## SKIP_INTEROP=1: the generation-mismatch VM case is NOT run ########")
-		}
-		t.Fatal("LAB5_ENV is not set: run `make test`, which starts the systemtap 5.x servers (test/lab/up5.sh)")
-	}
-	lab5, err := labenv.Read(path)
-	require.NoError(t, err)
+	lab5 := labenv.Need(t, "LAB5_ENV", "the generation-mismatch VM case", "starts the systemtap 5.x servers (test/lab/up5.sh)")
 	root, rel := lab5["LAB5_TRIXIE_ROOT"], lab5["LAB5_TRIXIE_RELEASE"]
 	require.NotEmpty(t, root, "lab5.env has no trixie (5.1) server")
 	state := filepath.Join(lab5["LAB5_STATEDIR"], "vm")
@@ -70,7 +63,7 @@ func TestGenerationMismatchInRealKernel(t *testing.T) {
 
 	// The real stap's trust: a database that trusts the 5.1 server.
 	home := t.TempDir()
-	bin := clientBinary(t)
+	bin := testkit.ClientBinary(t) // static: the guest has no libc for it
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", lab5["LAB5_NETNS"], "env", "-i", "HOME="+home, bin,
@@ -104,18 +97,4 @@ func TestGenerationMismatchInRealKernel(t *testing.T) {
 	assert.Equal(t, "1", s.rc, s.text)
 	assert.Contains(t, s.text, "Pass 5: run failed.  [man error::pass5]")
 	t.Logf("the real stap 4.8 with a 5.1 server's module:\n%s", s.text)
-}
-
-// clientBinary is the static stap-client the guest runs.
-func clientBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("STAP_CLIENT_BIN"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "stap-client")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/stap-client")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the guest has no libc for it
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building stap-client: %s", out)
-	return bin
 }

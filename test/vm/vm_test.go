@@ -9,7 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,27 +63,13 @@ echo "STAPVM-END sigint rc=$rc"
 // without carriage returns and colours.
 func vmRun(t *testing.T, guestScript string, env ...string) string {
 	t.Helper()
+	vars := labenv.Need(t, "LAB_ENV", "the real-kernel (qemu) tier", "starts the real compile server (test/lab/up.sh)")
 	labEnv := os.Getenv("LAB_ENV")
-	if labEnv == "" {
-		if os.Getenv("SKIP_INTEROP") == "1" {
-			fmt.Println("######## NOTICE: SKIP_INTEROP=1: the real-kernel (qemu) tier is NOT run ########")
-			t.Skip("SKIP_INTEROP=1")
-		}
-		t.Fatal("LAB_ENV is not set: run `make test`, which starts the real compile server (test/lab/up.sh), or set SKIP_INTEROP=1 to leave this tier out")
-	}
-	vars := readEnv(t, labEnv)
 	state := os.Getenv("VM_STATE")
 	if state == "" {
 		state = filepath.Join(vars["LAB_STATEDIR"], "vm")
 	}
-	bin := os.Getenv("STAP_CLIENT_BIN")
-	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "stap-client")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/stap-client")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the guest has no libc for it
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "building stap-client: %s", out)
-	}
+	bin := testkit.ClientBinary(t) // static: the guest has no libc for it
 	guest := filepath.Join(t.TempDir(), "guest.sh")
 	require.NoError(t, os.WriteFile(guest, []byte(guestScript), 0o644))
 

@@ -22,17 +22,13 @@ import (
 	"github.com/stap-client/stap-client/test/labenv"
 )
 
-var (
-	env map[string]string
-	bin string
-)
+var lab labenv.Lab
 
 func TestMain(m *testing.M) {
-	os.Exit(labenv.Main(m, "WA_ENV", "walab (wide-area discovery)", "builds the wide-area lab (test/lab/wa-up.sh)",
-		func(vars map[string]string, b string) error { env, bin = vars, b; return nil }))
+	os.Exit(labenv.Tier{Name: "walab (wide-area discovery)", EnvVar: "WA_ENV", Start: "builds the wide-area lab (test/lab/wa-up.sh)"}.Main(m, &lab))
 }
 
-func get(t *testing.T, k string) string { t.Helper(); return labenv.Get(t, env, k) }
+func get(t *testing.T, k string) string { t.Helper(); return lab.Get(t, k) }
 
 // client runs stap-client on the client host (its /etc/resolv.conf is the
 // lab's: nameserver nsd, search walab.test), trusting a and b. With
@@ -47,10 +43,8 @@ func client(t *testing.T, resolvConf string, extraEnv []string, args ...string) 
 		argv = append(argv, "unshare", "--mount", "--", "sh", "-c", `mount --bind "$0" /etc/resolv.conf && exec "$@"`, f)
 	}
 	argv = append(argv, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME="+get(t, "WA_CLIENT_HOME"), "LANG=C.UTF-8")
-	return labenv.Run(t, append(append(append(argv, extraEnv...), bin), args...)...)
+	return labenv.Run(t, append(append(append(argv, extraEnv...), lab.Bin), args...)...)
 }
-
-const hello = `probe begin { printf("Hello World!\n"); exit() }`
 
 func via(t *testing.T, h string) string {
 	return "Passes: via server  host=" + get(t, "WA_"+h+"_HOST") + "." + get(t, "WA_DOMAIN") + " address=" + get(t, "WA_"+h+"_ADDR") + " port=" + get(t, "WA_PORT")
@@ -58,7 +52,7 @@ func via(t *testing.T, h string) string {
 
 func TestWideAreaDiscovery(t *testing.T) {
 	rel := get(t, "WA_RELEASE")
-	p2 := []string{"-v", "-r", rel, "-p2", "-e", hello}
+	p2 := []string{"-v", "-r", rel, "-p2", "-e", labenv.Hello}
 	cases := []struct {
 		name    string
 		args    []string
@@ -74,7 +68,7 @@ func TestWideAreaDiscovery(t *testing.T) {
 		{name: "no --server: the trusted server with the best priority compiles (pass 4)",
 			// --disable-cache: the client's result cache in the lab's
 			// client home must not answer for the server.
-			args: []string{"--disable-cache", "-v", "-r", rel, "-p4", "-e", hello}, want: []string{via(t, "A"), "Pass 4: "}, stdout: ".ko\n",
+			args: []string{"--disable-cache", "-v", "-r", rel, "-p4", "-e", labenv.Hello}, want: []string{via(t, "A"), "Pass 4: "}, stdout: ".ko\n",
 			notWant: []string{"does not match the DNS name"}},
 		{name: "a host name without a port: the port from its SRV record", args: append([]string{"--server=srvb." + get(t, "WA_DOMAIN")}, p2...),
 			want: []string{via(t, "B")}, within: 5 * time.Second},
@@ -114,7 +108,7 @@ func mustAtoi(t *testing.T, s string) int {
 
 // With no trusted server, the reasons name the untrusted one.
 func TestUntrustedSkippedWithReason(t *testing.T) {
-	o := client(t, "", []string{"SYSTEMTAP_DIR=" + t.TempDir()}, "-r", get(t, "WA_RELEASE"), "-p2", "-e", hello)
+	o := client(t, "", []string{"SYSTEMTAP_DIR=" + t.TempDir()}, "-r", get(t, "WA_RELEASE"), "-p2", "-e", labenv.Hello)
 	assert.Equal(t, 1, o.Code, o.Stderr)
 	assert.Contains(t, o.Stderr, "No servers matched the selection criteria of online,trusted,compatible")
 	assert.Contains(t, o.Stderr, "host=srvc."+get(t, "WA_DOMAIN")+" ")
@@ -172,7 +166,7 @@ func TestSilentResolverCostsOnlyTheDeadline(t *testing.T) {
 	assert.Less(t, o.Took, 1800*time.Millisecond, "took %v", o.Took)
 	assert.GreaterOrEqual(t, o.Took, time.Second, "the deadline, not an early give-up")
 
-	o = client(t, rc, nil, "--find-timeout=1s", "-r", get(t, "WA_RELEASE"), "-p2", "-e", hello)
+	o = client(t, rc, nil, "--find-timeout=1s", "-r", get(t, "WA_RELEASE"), "-p2", "-e", labenv.Hello)
 	assert.Equal(t, 1, o.Code, o.Stderr)
 	assert.Contains(t, o.Stderr, "No servers online to select from.")
 	assert.Less(t, o.Took, 2500*time.Millisecond, "took %v", o.Took)

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// clientPackage is the command the tests build.
+const clientPackage = "github.com/stap-client/stap-client/cmd/stap-client"
+
+// BuildClient builds stap-client into dir, static and with -trimpath as
+// `make build` does (a VM guest has no libc for it), and returns its path.
+func BuildClient(dir string) (string, error) {
+	bin := filepath.Join(dir, "stap-client")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, clientPackage)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building stap-client: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ClientBinary is $STAP_CLIENT_BIN, or else stap-client built into the
+// test's temporary directory.
+func ClientBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("STAP_CLIENT_BIN"); bin != "" {
+		return bin
+	}
+	bin, err := BuildClient(t.TempDir())
+	require.NoError(t, err)
+	return bin
+}
