@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/exchange"
@@ -235,7 +234,7 @@ func (r *run) exchange(ctx context.Context, req *request.Request, cands []discov
 		r.out.OurWarning("the request is %d bytes compressed and %d uncompressed; a compile server with default settings refuses more than %d compressed or %d uncompressed, without replying",
 			len(req.Zip), req.Uncompressed, request.DefaultServerMaxCompressed, request.DefaultServerMaxUncompressed)
 	}
-	r.keepRequest(req)
+	r.dir.KeepRequest(req)
 
 	zipPath := r.dir.Join("server.zip")
 	timeouts := r.env.Timeouts
@@ -282,7 +281,7 @@ func (r *run) reply(ctx context.Context, zipPath, winner string, over bool) pass
 		var re *response.ReadError
 		if errors.As(err, &re) {
 			r.out.Errf("%s", re.Msg)
-			if onlyVersion(serverDir) {
+			if response.OnlyVersion(serverDir) {
 				r.out.Ours(fmt.Sprintf("the server sent back no result: it does not build for kernel release %s (it serves only the releases given to stap-serverd -r)", r.plan.release), nil)
 			}
 		} else {
@@ -314,21 +313,6 @@ func (r *run) responseOptions() response.Options {
 	return response.Options{LastPass: r.inv.LastPass, HaveScript: r.inv.HaveScript, ModuleName: r.inv.ModuleName}
 }
 
-// keepRequest leaves the request in a temp dir that stays (-k, --tmpdir) as
-// stap leaves it: client/ and client.zip.
-func (r *run) keepRequest(req *request.Request) {
-	if !r.dir.Kept() {
-		return
-	}
-	err := req.Stage(r.dir.Join("client"))
-	if err == nil {
-		err = os.WriteFile(r.dir.Join("client.zip"), req.Zip, 0o644)
-	}
-	if err != nil {
-		r.out.OurWarning("keeping the request in %s: %v", r.dir.Path, err)
-	}
-}
-
 // finish prints the server's output and saves the module, as stap does.
 func (r *run) finish(ctx context.Context, res *response.Result) bool {
 	for _, m := range res.Messages {
@@ -337,7 +321,7 @@ func (r *run) finish(ctx context.Context, res *response.Result) bool {
 	if res.SigningKey != "" {
 		r.signingKey = workdir.SaveSigningKey(r.out, res.SigningKey, r.env.Cwd)
 	}
-	if err := r.printOutput(ctx, res); err != nil {
+	if err := res.Print(ctx, r.env.Stdout, r.out.Writer()); err != nil {
 		// A reader that went away (| head) is the SIGPIPE stap catches: an
 		// interrupt, with nothing to say.
 		if errors.Is(err, syscall.EPIPE) {
@@ -369,30 +353,6 @@ func (r *run) finish(ctx context.Context, res *response.Result) bool {
 	return true
 }
 
-// printOutput streams the server's stdout, then its stderr, as stap does.
-// An interrupt ends it at once even when a write blocks on a full pipe: the
-// copy is left to stop at its next buffer, and the run ends.
-func (r *run) printOutput(ctx context.Context, res *response.Result) error {
-	done := make(chan error, 1)
-	go func() {
-		err := res.WriteStdout(ctx, r.env.Stdout)
-		if err == nil {
-			err = res.WriteStderr(ctx, r.out.Writer())
-		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		select {
-		case <-done:
-		case <-time.After(100 * time.Millisecond):
-		}
-		return ctx.Err()
-	}
-}
-
 // mokAdvice is our one line after a reply without a signed module because
 // the server has no MOK in common with this host.
 func (r *run) mokAdvice() {
@@ -406,11 +366,4 @@ func (r *run) mokAdvice() {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// onlyVersion is the reply of a server that does not serve the requested
-// kernel release: a version file and nothing else.
-func onlyVersion(dir string) bool {
-	ents, err := os.ReadDir(dir)
-	return err == nil && len(ents) == 1 && ents[0].Name() == "version"
 }

@@ -3,7 +3,6 @@
 package client
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -217,9 +216,4 @@ func (p *plan) finder(env Env, out *stapmsg.Printer) *servers.Finder {
 		Staprun: p.staprun, WantStaprun: p.reachesPass5() || len(p.inv.ListServers) > 0,
 	}
 	return f
-}
-
-// staprunVersion is the local staprun's, asked at most once.
-func (p *plan) staprunVersion(ctx context.Context, out *stapmsg.Printer) string {
-	return p.staprun.Version(ctx, out)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // bufSize is the fixed buffer for printing: memory does not grow with the
@@ -42,6 +43,30 @@ func (r *Result) WriteStderr(ctx context.Context, w io.Writer) error {
 		rule = &keepingLines
 	}
 	return copyFiltered(ctx, w, r.StderrPath, rule)
+}
+
+// Print streams the server's stdout, then its stderr, as stap does. An
+// interrupt ends it at once even when a write blocks on a full pipe: the
+// copy is left to stop at its next buffer.
+func (r *Result) Print(ctx context.Context, stdout, stderr io.Writer) error {
+	done := make(chan error, 1)
+	go func() {
+		err := r.WriteStdout(ctx, stdout)
+		if err == nil {
+			err = r.WriteStderr(ctx, stderr)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case <-done:
+		case <-time.After(100 * time.Millisecond):
+		}
+		return ctx.Err()
+	}
 }
 
 // copyFiltered copies the file at p to w, less the lines rule deletes, with

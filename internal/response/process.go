@@ -180,3 +180,10 @@ func VersionLess(a, b string) bool {
 	}
 	return len(as) < len(bs)
 }
+
+// OnlyVersion tells whether dir holds the reply of a server that does not
+// serve the requested kernel release: a version file and nothing else.
+func OnlyVersion(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) == 1 && ents[0].Name() == "version"
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/stapmsg"
 )
 
@@ -113,6 +114,21 @@ func mkdtemp(base, prefix string) (string, error) {
 // Kept tells whether the directory outlives the run (-k, --tmpdir), so
 // the request is left in it as stap leaves it.
 func (d *Dir) Kept() bool { return d.opt.Keep || d.opt.Given != "" }
+
+// KeepRequest leaves the request in a directory that stays (-k, --tmpdir)
+// as stap leaves it: client/ and client.zip.
+func (d *Dir) KeepRequest(req *request.Request) {
+	if !d.Kept() {
+		return
+	}
+	err := req.Stage(d.Join("client"))
+	if err == nil {
+		err = os.WriteFile(d.Join("client.zip"), req.Zip, 0o644)
+	}
+	if err != nil {
+		d.out.OurWarning("keeping the request in %s: %v", d.Path, err)
+	}
+}
 
 // Join names a path inside the directory.
 func (d *Dir) Join(elem ...string) string {
