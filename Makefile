@@ -56,6 +56,7 @@ lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
+	bash test/lint/layers.sh
 	@# Every tracked Go file, shell script (by name or shebang) and Makefile
 	@# carries the SPDX line in its first three lines (after a shebang or
 	@# zsh's #compdef).
