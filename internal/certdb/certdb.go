@@ -173,7 +173,13 @@ func openRO(path string) (*sql.DB, error) {
 		return nil, err
 	}
 	// Opening with mode=ro never creates the file and takes shared locks only.
-	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro&_pragma=busy_timeout(5000)"}
+	return openSQLite(path, "mode=ro&_pragma=busy_timeout(5000)")
+}
+
+// openSQLite opens an SQLite file by URI with query (its mode and
+// pragmas), with at most one connection open.
+func openSQLite(path, query string) (*sql.DB, error) {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: query}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, err
