@@ -194,7 +194,6 @@ var longOptions = [...]Option{
 	{Long: "json", Arg: NoArgument, Class: ClientOwn},
 	{Long: "find-timeout", Arg: RequiredArgument, ArgName: "DURATION", Class: ClientOwn},
 	{Long: "find-domains", Arg: RequiredArgument, ArgName: "DOMAINS", Class: ClientOwn},
-
 }
 
 // shortOnlyPlaceholders name the value of each short-only option that
