@@ -3,7 +3,7 @@
 // Package certdb reads the NSS certificate databases systemtap keeps its
 // trusted compile servers in (sql: format, cert9.db and key4.db), without
 // NSS: SQLite through a pure-Go driver, and NSS's trust rules re-implemented
-// (NSSDB.md).
+// (docs/nss-databases.md).
 package certdb
 
 import (
@@ -27,7 +27,7 @@ import (
 // Format is what a directory holds.
 type Format int
 
-// Database formats (NSSDB.md §1).
+// Database formats (docs/nss-databases.md, section 1).
 const (
 	FormatNone   Format = iota // neither cert9.db nor cert8.db
 	FormatSQL                  // cert9.db (even if cert8.db is there too)
@@ -173,7 +173,13 @@ func openRO(path string) (*sql.DB, error) {
 		return nil, err
 	}
 	// Opening with mode=ro never creates the file and takes shared locks only.
-	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro&_pragma=busy_timeout(5000)"}
+	return openSQLite(path, "mode=ro&_pragma=busy_timeout(5000)")
+}
+
+// openSQLite opens an SQLite file by URI with query (its mode and
+// pragmas), with at most one connection open.
+func openSQLite(path, query string) (*sql.DB, error) {
+	u := url.URL{Scheme: "file", Path: path, RawQuery: query}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, err
@@ -365,7 +371,8 @@ func evaluate(objs []object, keys keyDB) []Cert {
 	return out
 }
 
-// sslTrust applies NSSDB.md §5 steps 4-5 to one trust object.
+// sslTrust decides one trust object as NSS does (docs/nss-databases.md,
+// section 3, steps 3-4).
 func sslTrust(t object, der []byte, keys keyDB) (bool, string) {
 	class, _ := t.ulong(ckaClass)
 	var server uint32

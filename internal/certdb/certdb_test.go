@@ -14,13 +14,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// fixtureCerts returns the DER of the two server certificates the fixtures
+// are made with: the one the databases trust, and another.
+func fixtureCerts(t *testing.T) (server, other []byte) {
+	t.Helper()
+	server, err := os.ReadFile("testdata/server.der")
+	require.NoError(t, err)
+	other, err = os.ReadFile("testdata/other.der")
+	require.NoError(t, err)
+	return server, other
+}
+
 // The fixtures are made by the real certutil (testdata/regen.sh); the
 // expected verdicts are what certutil -L shows and what stap accepts.
 func TestTrustMatchesNSS(t *testing.T) {
-	server, err := os.ReadFile("testdata/server.der")
-	require.NoError(t, err)
-	other, err := os.ReadFile("testdata/other.der")
-	require.NoError(t, err)
+	server, other := fixtureCerts(t)
 	tests := []struct {
 		db      string
 		der     []byte

@@ -13,10 +13,7 @@ import (
 )
 
 func TestLoadCertDir(t *testing.T) {
-	a, err := os.ReadFile("testdata/server.der")
-	require.NoError(t, err)
-	b, err := os.ReadFile("testdata/other.der")
-	require.NoError(t, err)
+	a, b := fixtureCerts(t)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), a, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "more.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b}), 0o644))

@@ -20,7 +20,7 @@ import (
 // KeyState is what key4.db says about checking integrity MACs.
 type KeyState int
 
-// Key database states (NSSDB.md §5 step 2).
+// Key database states (docs/nss-databases.md, section 4).
 const (
 	// KeyUninitialized: no key4.db, no metaData or no password row; NSS
 	// checks no MACs.

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,13 +57,7 @@ var emptyValue = []byte{0xa5, 0x00, 0x5a}
 
 // openRW opens an SQLite file for writing, creating it when missing.
 func openRW(path string) (*sql.DB, error) {
-	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=rwc&_pragma=busy_timeout(5000)&_pragma=journal_mode(DELETE)"}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	return db, nil
+	return openSQLite(path, "mode=rwc&_pragma=busy_timeout(5000)&_pragma=journal_mode(DELETE)")
 }
 
 // AddTrust makes dir trust der as an SSL peer, e-mail peer and object
@@ -82,10 +75,10 @@ func AddTrust(ctx context.Context, dir string, der []byte) (already bool, err er
 	if err != nil {
 		return false, err
 	}
-	if Detect(dir) == FormatLegacy {
+	switch Detect(dir) {
+	case FormatLegacy:
 		return false, &LegacyError{Dir: dir}
-	}
-	if Detect(dir) == FormatSQL {
+	case FormatSQL:
 		if db, err := Open(ctx, dir); err == nil && db.Trusts(der) {
 			return true, nil
 		}
@@ -98,37 +91,52 @@ func AddTrust(ctx context.Context, dir string, der []byte) (already bool, err er
 		return false, err
 	}
 	defer w.close()
+	if err := w.putCert(ctx, cert, der, serial); err != nil {
+		return false, err
+	}
+	if err := w.putTrust(ctx, cert, der, serial); err != nil {
+		return false, err
+	}
+	return false, w.commit(ctx)
+}
 
+// putCert makes sure the database holds cert under Nickname, keeping its
+// row if it is there, and drops the trust objects it had.
+func (w *writer) putCert(ctx context.Context, cert *x509.Certificate, der, serial []byte) error {
 	for _, o := range w.objs {
 		if c, _ := o.ulong(ckaClass); c == ckoCertificate && string(o.value(ckaLabel)) == Nickname &&
 			!bytes.Equal(o.attrs[ckaSubject], cert.RawSubject) {
-			return false, fmt.Errorf("%s holds another %s certificate with a different subject, which NSS would refuse to pair with this one", dir, Nickname)
+			return fmt.Errorf("%s holds another %s certificate with a different subject, which NSS would refuse to pair with this one", w.dir, Nickname)
 		}
 	}
-	certID, haveCert := uint32(0), false
+	haveCert := false
 	for _, o := range w.objs {
-		if w.sameCert(o, cert, serial) {
-			if c, _ := o.ulong(ckaClass); c == ckoCertificate {
-				certID, haveCert = o.id, true
-			} else if err := w.deleteObject(ctx, o.id); err != nil {
-				return false, err
-			}
+		if !w.sameCert(o, cert, serial) {
+			continue
+		}
+		if c, _ := o.ulong(ckaClass); c == ckoCertificate {
+			haveCert = true
+		} else if err := w.deleteObject(ctx, o.id); err != nil {
+			return err
 		}
 	}
-	if !haveCert {
-		certID = w.newID()
-		attrs := map[string][]byte{
-			"a0": ulong(ckoCertificate), "a1": {1}, "a2": {0}, "a3": []byte(Nickname),
-			"a11": der, "a80": ulong(0), "a81": cert.RawIssuer, "a82": serial,
-			"a101": cert.RawSubject, "a170": {1},
-		}
-		if id := ckaID(cert); id != nil {
-			attrs["a102"] = id
-		}
-		if err := w.insert(ctx, certID, attrs); err != nil {
-			return false, err
-		}
+	if haveCert {
+		return nil
 	}
+	attrs := map[string][]byte{
+		"a0": ulong(ckoCertificate), "a1": {1}, "a2": {0}, "a3": []byte(Nickname),
+		"a11": der, "a80": ulong(0), "a81": cert.RawIssuer, "a82": serial,
+		"a101": cert.RawSubject, "a170": {1},
+	}
+	if id := ckaID(cert); id != nil {
+		attrs["a102"] = id
+	}
+	return w.insert(ctx, w.newID(), attrs)
+}
+
+// putTrust adds the trust object (P,P,P) for cert, each trust value with
+// its integrity MAC in key4.db.
+func (w *writer) putTrust(ctx context.Context, cert *x509.Certificate, der, serial []byte) error {
 	trustID := w.newID()
 	sum1, sum5 := sha1.Sum(der), md5.Sum(der)
 	trusted := ulong(cktTrusted)
@@ -144,17 +152,14 @@ func AddTrust(ctx context.Context, dir string, der []byte) (already bool, err er
 		attrs[fmt.Sprintf("a%x", t)] = v
 		mac, err := w.keys.sealMAC(trustID, t, v)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if _, err := w.key.ExecContext(ctx, "INSERT INTO metaData (id, item1, item2) VALUES (?, ?, NULL)",
 			fmt.Sprintf("sig_cert_%08x_%08x", trustID, t), mac); err != nil {
-			return false, fmt.Errorf("%s/key4.db: writing a MAC: %w", dir, err)
+			return fmt.Errorf("%s/key4.db: writing a MAC: %w", w.dir, err)
 		}
 	}
-	if err := w.insert(ctx, trustID, attrs); err != nil {
-		return false, err
-	}
-	return false, w.commit(ctx)
+	return w.insert(ctx, trustID, attrs)
 }
 
 // RevokeTrust removes every stap-server certificate whose serial is

@@ -10,12 +10,14 @@
 package main
 
 import (
+	_ "embed"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"text/template"
 
 	"github.com/stap-client/stap-client/internal/stapargs"
 )
@@ -87,24 +89,39 @@ func valueKind(o stapargs.Option) string {
 // helpers needed) that handles "-p 4", "-p4", "--opt value" and
 // "--opt=value". File and directory names go through compopt -o filenames,
 // so that bash quotes them and ends a directory with "/", not a space.
+// The shell text is bash.tmpl; the option table fills in its lists.
 func bash(opts []stapargs.Option) string {
+	var b strings.Builder
+	if err := bashTemplate.Execute(&b, bashListsOf(opts)); err != nil {
+		panic(fmt.Sprintf("bash.tmpl: %v", err)) // the template and its data are fixed
+	}
+	return b.String()
+}
+
+//go:embed bash.tmpl
+var bashText string
+
+var bashTemplate = template.Must(template.New("bash").Parse(bashText))
+
+// bashLists is what bash.tmpl needs from the option table.
+type bashLists struct {
+	Header   string
+	Cases    []bashCase // the value completions, by body
+	Optional string     // the spellings whose value is optional, "|"-joined
+	Attached string     // the short letters whose value is completed attached (-p4)
+	Words    string     // the options offered, space-separated
+}
+
+// bashCase completes the value of each option in Spellings ("-I|--tmpdir")
+// with Body.
+type bashCase struct{ Spellings, Body string }
+
+func bashListsOf(opts []stapargs.Option) bashLists {
 	var words, optional, attached []string
 	valueCases := map[string][]string{} // case body -> spellings
 	for _, o := range opts {
 		if !refused(o) {
-			if o.Short != 0 {
-				words = append(words, "-"+string(o.Short))
-			}
-			if o.Long != "" {
-				switch {
-				case o.Arg == stapargs.RequiredArgument:
-					words = append(words, "--"+o.Long+"=")
-				case o.Arg == stapargs.OptionalArgument && len(o.Values) > 0:
-					words = append(words, "--"+o.Long, "--"+o.Long+"=")
-				default:
-					words = append(words, "--"+o.Long)
-				}
-			}
+			words = append(words, bashWords(o)...)
 		}
 		if o.Arg == stapargs.NoArgument {
 			continue
@@ -112,20 +129,10 @@ func bash(opts []stapargs.Option) string {
 		if o.Arg == stapargs.OptionalArgument {
 			optional = append(optional, o.Spellings()...)
 		}
-		var body string
-		switch valueKind(o) {
-		case "words":
-			body = fmt.Sprintf(`_stap_client_reply -W '%s'`, strings.Join(values(o), " "))
-		case "dirs":
-			body = `_stap_client_reply -d`
-		case "files":
-			body = `_stap_client_reply -f`
-		default:
-			body = `COMPREPLY=()`
-		}
 		if o.Short != 0 && valueKind(o) != "" && !refused(o) {
 			attached = append(attached, string(o.Short))
 		}
+		body := bashValueBody(o)
 		valueCases[body] = append(valueCases[body], o.Spellings()...)
 	}
 	bodies := make([]string, 0, len(valueCases))
@@ -133,89 +140,49 @@ func bash(opts []stapargs.Option) string {
 		bodies = append(bodies, b)
 	}
 	sort.Strings(bodies)
-
-	var b strings.Builder
-	fmt.Fprintf(&b, "# SPDX-License-Identifier: GPL-2.0-or-later\n# bash completion for stap-client; %s.\n\n", header)
-	b.WriteString(`# _stap_client_reply -W WORDS | -d | -f: complete $cur from WORDS, or as a
-# directory or file name. Names stay one word each, whatever they hold.
-_stap_client_reply()
-{
-    local c=$cur i
-    if [[ $1 != -W ]]; then
-        compopt -o filenames 2>/dev/null
-        # Undo the quoting typed so far (\ and a leading quote): compgen
-        # matches names, not shell words.
-        c=${c#[\"\']}
-        cur=
-        for ((i = 0; i < ${#c}; i++)); do
-            [[ ${c:i:1} == \\ ]] && ((i++))
-            cur+=${c:i:1}
-        done
-    fi
-    mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
-}
-
-# _stap_client_value OPTION: complete $cur as the value of OPTION; fails if
-# OPTION takes no value.
-_stap_client_value()
-{
-    case $1 in
-`)
-	for _, body := range bodies {
-		fmt.Fprintf(&b, "        %s) %s ;;\n", strings.Join(valueCases[body], "|"), body)
+	l := bashLists{
+		Header:   header,
+		Optional: strings.Join(optional, "|"),
+		Attached: strings.Join(attached, ""),
+		Words:    strings.Join(words, " "),
 	}
-	b.WriteString(`        *) return 1 ;;
-    esac
+	for _, body := range bodies {
+		l.Cases = append(l.Cases, bashCase{strings.Join(valueCases[body], "|"), body})
+	}
+	return l
 }
 
-_stap_client()
-{
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    COMPREPLY=()
-    # "=" is a word break by default: --opt=val arrives as "--opt" "=" "val".
-    if [[ $cur == = ]]; then
-        cur=
-        _stap_client_value "$prev" && return
-    elif [[ $prev == = && $COMP_CWORD -ge 2 ]]; then
-        _stap_client_value "${COMP_WORDS[COMP_CWORD-2]}" && return
-    elif [[ $cur == --*=* ]]; then
-        local opt=${cur%%=*}
-        cur=${cur#*=}
-        _stap_client_value "$opt" && return
-    elif [[ $prev == -* && $prev != --*=* ]]; then
-        # getopt takes an optional value only attached (--opt=value).
-        case $prev in
-            `)
-	b.WriteString(strings.Join(optional, "|"))
-	b.WriteString(`) ;;
-            *) _stap_client_value "$prev" && return ;;
-        esac
-    fi
-    if [[ $cur == -[`)
-	b.WriteString(strings.Join(attached, ""))
-	b.WriteString(`]* ]]; then
-        # A value attached to a short option: -p4, -I/usr/share/...
-        local opt=${cur:0:2} i
-        cur=${cur:2}
-        _stap_client_value "$opt"
-        for i in "${!COMPREPLY[@]}"; do
-            [[ -d ${COMPREPLY[i]} ]] && COMPREPLY[i]+=/ && compopt -o nospace 2>/dev/null
-            COMPREPLY[i]=$opt${COMPREPLY[i]}
-        done
-        return
-    fi
-    if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W '`)
-	b.WriteString(strings.Join(words, " "))
-	b.WriteString(`' -- "$cur"))
-        [[ ${#COMPREPLY[@]} -eq 1 && $COMPREPLY == *= ]] && compopt -o nospace 2>/dev/null
-        return
-    fi
-    _stap_client_reply -f
+// bashWords are the words bash offers for an option: a long option that
+// needs a value is offered with its "=".
+func bashWords(o stapargs.Option) []string {
+	var words []string
+	if o.Short != 0 {
+		words = append(words, "-"+string(o.Short))
+	}
+	if o.Long != "" {
+		switch {
+		case o.Arg == stapargs.RequiredArgument:
+			words = append(words, "--"+o.Long+"=")
+		case o.Arg == stapargs.OptionalArgument && len(o.Values) > 0:
+			words = append(words, "--"+o.Long, "--"+o.Long+"=")
+		default:
+			words = append(words, "--"+o.Long)
+		}
+	}
+	return words
 }
-complete -F _stap_client stap-client
-`)
-	return b.String()
+
+// bashValueBody is the shell command that completes an option's value.
+func bashValueBody(o stapargs.Option) string {
+	switch valueKind(o) {
+	case "words":
+		return fmt.Sprintf(`_stap_client_reply -W '%s'`, strings.Join(values(o), " "))
+	case "dirs":
+		return `_stap_client_reply -d`
+	case "files":
+		return `_stap_client_reply -f`
+	}
+	return `COMPREPLY=()`
 }
 
 // zsh writes an _arguments spec: "+" lets a short option's value be attached

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 
 // Package request builds the compile-server request zip exactly as stap 4.8
-// lays it out: version, sysinfo, argvN, locale, the script and -I trees.
+// lays it out: version, sysinfo, argvN, locale, the script and -I trees
+// (docs/wire-protocol.md, section 3).
 package request
 
 import (

@@ -120,7 +120,10 @@ var (
 // build-as after unprivileged and appended the others), then
 // stap-client's own long options, then the short-only options in
 // ShortOptions order. It is never modified; Options hands out copies.
-var table = [...]Option{
+var table = append(longOptions[:], shortOnlyOptions()...)
+
+// longOptions are the options with a long name (table's first part).
+var longOptions = [...]Option{
 	{Long: "skip-badvars", Class: Forward},
 	{Long: "vp", Arg: RequiredArgument, ArgName: "N", Class: Forward},
 	{Long: "unprivileged", Class: Forward},
@@ -191,41 +194,53 @@ var table = [...]Option{
 	{Long: "json", Arg: NoArgument, Class: ClientOwn},
 	{Long: "find-timeout", Arg: RequiredArgument, ArgName: "DURATION", Class: ClientOwn},
 	{Long: "find-domains", Arg: RequiredArgument, ArgName: "DOMAINS", Class: ClientOwn},
+}
 
-	// Short-only options, in ShortOptions order (h, V and i are above).
-	{Short: 'v', Class: Forward},
-	{Short: 't', Class: Forward},
-	{Short: 'p', Arg: RequiredArgument, ArgName: "NUM", Values: []string{"1", "2", "3", "4", "5"}, Class: Forward},
-	{Short: 'I', Arg: RequiredArgument, ArgName: "DIR", Class: Shipped},
-	{Short: 'e', Arg: RequiredArgument, ArgName: "SCRIPT", Class: Forward},
-	{Short: 'E', Arg: RequiredArgument, ArgName: "SCRIPT", Class: Forward},
-	{Short: 'o', Arg: RequiredArgument, ArgName: "FILE", Class: Forward},
-	{Short: 'R', Arg: RequiredArgument, ArgName: "DIR", Class: NeedsLocalStap},
-	{Short: 'r', Arg: RequiredArgument, ArgName: "RELEASE", Class: Forward},
-	{Short: 'a', Arg: RequiredArgument, ArgName: "ARCH", Class: Forward},
-	{Short: 'm', Arg: RequiredArgument, ArgName: "MODULE", Class: Forward},
-	{Short: 'k', Class: Local},
-	{Short: 'g', Class: Forward},
-	{Short: 'P', Class: Forward},
-	{Short: 'c', Arg: RequiredArgument, ArgName: "CMD", Class: Forward},
-	{Short: 'x', Arg: RequiredArgument, ArgName: "PID", Class: Forward},
-	{Short: 'D', Arg: RequiredArgument, ArgName: "NM=VAL", Class: Forward},
-	{Short: 'b', Class: Forward},
-	{Short: 's', Arg: RequiredArgument, ArgName: "NUM", Class: Forward},
-	{Short: 'u', Class: Forward},
-	{Short: 'q', Class: Forward},
-	{Short: 'w', Class: Forward},
-	{Short: 'l', Arg: RequiredArgument, ArgName: "PROBE", Class: Forward},
-	{Short: 'd', Arg: RequiredArgument, ArgName: "OBJECT", Class: Forward},
-	{Short: 'L', Arg: RequiredArgument, ArgName: "PROBE", Class: Forward},
-	{Short: 'F', Class: Forward},
-	{Short: 'S', Arg: RequiredArgument, ArgName: "size[,n]", Class: Forward},
-	{Short: 'B', Arg: RequiredArgument, ArgName: "NM=VAL", Class: Forward},
-	{Short: 'J', Arg: RequiredArgument, ArgName: "ARG", Class: NeedsLocalStap},
-	{Short: 'j', Class: NeedsLocalStap},
-	{Short: 'W', Class: Forward},
-	{Short: 'G', Arg: RequiredArgument, ArgName: "VAR=VAL", Class: Local},
-	{Short: 'T', Arg: RequiredArgument, ArgName: "TIME", Class: Local},
+// shortOnlyPlaceholders name the value of each short-only option that
+// takes one; whether it does, and the order, come from ShortOptions.
+var shortOnlyPlaceholders = map[byte]string{
+	'p': "NUM", 'I': "DIR", 'e': "SCRIPT", 'E': "SCRIPT", 'o': "FILE", 'R': "DIR", 'r': "RELEASE",
+	'a': "ARCH", 'm': "MODULE", 'c': "CMD", 'x': "PID", 'D': "NM=VAL", 's': "NUM", 'l': "PROBE",
+	'd': "OBJECT", 'L': "PROBE", 'S': "size[,n]", 'B': "NM=VAL", 'J': "ARG", 'G': "VAR=VAL", 'T': "TIME",
+}
+
+// shortOnlyClasses are the short-only options that are not Forward.
+var shortOnlyClasses = map[byte]Class{
+	'I': Shipped, 'R': NeedsLocalStap, 'J': NeedsLocalStap, 'j': NeedsLocalStap,
+	'k': Local, 'G': Local, 'T': Local,
+}
+
+// shortOnlyOptions are the entries of the short-only options, in
+// ShortOptions order; the letters longOptions has (h, V, i) are left out.
+func shortOnlyOptions() []Option {
+	var out []Option
+	for i := 0; i < len(ShortOptions); i++ {
+		c := ShortOptions[i]
+		if c == ':' || longOptionHasShort(c) {
+			continue
+		}
+		o := Option{Short: c, Class: Forward}
+		if i+1 < len(ShortOptions) && ShortOptions[i+1] == ':' {
+			o.Arg, o.ArgName = RequiredArgument, shortOnlyPlaceholders[c]
+		}
+		if class, ok := shortOnlyClasses[c]; ok {
+			o.Class = class
+		}
+		if c == 'p' {
+			o.Values = []string{"1", "2", "3", "4", "5"}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func longOptionHasShort(c byte) bool {
+	for _, o := range longOptions {
+		if o.Short == c {
+			return true
+		}
+	}
+	return false
 }
 
 // Options returns the option table of the newest stap, in table order,

@@ -293,28 +293,57 @@ func (p *parser) dump() error {
 // option applies one option, in stap's order of checks. stop means stap
 // exits successfully at this option.
 func (p *parser) option(m match) (stop bool, err error) {
-	inv, arg := p.inv, m.arg
+	inv := p.inv
 	if m.opt.Class == NeedsLocalStap && !contains(inv.NeedsLocal, m.spelling) {
 		inv.NeedsLocal = append(inv.NeedsLocal, m.spelling)
 	}
-	switch key := m.opt.key(); key {
+	key := m.opt.key()
+	switch key {
 	case "help":
 		inv.Help = true
 		return true, nil
 	case "version":
 		inv.Version = true
 		return true, nil
+	case "clean-cache":
+		if err := p.refuseWithClientOptions("--clean-cache", true); err != nil {
+			return false, err
+		}
+		// stap cleans its cache and exits here.
+		inv.CleanCache = true
+		return true, nil
+	}
+	for _, group := range optionGroups {
+		if handled, err := group(p, key, m); handled {
+			return false, err
+		}
+	}
+	// Every table entry is handled by a group; a test keeps it so.
+	return false, p.failf("Unhandled argument code %s", m.spelling)
+}
+
+// optionGroups handle the options that do not end parsing, one theme
+// each; a group reports handled=false for an option it does not know.
+var optionGroups = [...]func(p *parser, key string, m match) (handled bool, err error){
+	(*parser).translatorOption,
+	(*parser).inputOption,
+	(*parser).runOption,
+	(*parser).serverOption,
+	(*parser).hostOption,
+	(*parser).localStapOption,
+}
+
+// translatorOption handles the options that change what the translator
+// does; they are forwarded as given.
+func (p *parser) translatorOption(key string, m match) (handled bool, err error) {
+	inv, arg := p.inv, m.arg
+	switch key {
 	case "v":
 		p.push("-v")
 		inv.Verbose++
 		for i := range inv.PerPassVerbose {
 			inv.PerPassVerbose[i]++
 		}
-	case "G":
-		if err := p.assertMatch(safeGlobal, arg); err != nil {
-			return false, err
-		}
-		inv.Run.Globals = append(inv.Run.Globals, arg)
 	case "t", "W", "g", "P", "b", "u", "F":
 		p.push("-" + key)
 		switch key {
@@ -330,143 +359,25 @@ func (p *parser) option(m match) (stop bool, err error) {
 		v, rest := strtoul(arg, 10)
 		n := cInt(v)
 		if rest != "" || n < 1 || n > 5 {
-			return false, p.failf("Invalid pass number (should be 1-5).")
+			return true, p.failf("Invalid pass number (should be 1-5).")
 		}
 		inv.LastPass = n
 		p.push("-p" + arg)
-	case "I":
-		p.disallow("-I")
-		inv.TapsetDirs = append(inv.TapsetDirs, arg)
-	case "d":
-		p.push("-d" + arg)
-		if arg == "" {
-			return false, p.failf("Data object (-d) cannot be empty.")
-		}
-	case "e":
-		if inv.HaveScript {
-			return false, p.failf("Only one script can be given on the command line.")
-		}
-		p.push("-e" + arg)
-		inv.InlineScript, inv.Inline, inv.HaveScript = arg, true, true
-	case "E":
-		p.push("-E" + arg)
-		inv.AdditionalScripts = append(inv.AdditionalScripts, arg)
-	case "o":
-		p.push("-o" + arg)
-		inv.Run.OutputFile = arg
-	case "R":
-		if err := p.refuseWithClientOptions("-R", false); err != nil {
-			return false, err
-		}
-		p.runtimeSpecified = true
-	case "m":
-		return false, p.moduleName(arg)
-	case "r":
-		if p.clientOptions {
-			if err := p.assertMatch(safeRelease, arg); err != nil {
-				return false, err
-			}
-		}
-		p.push("-r" + arg)
-		inv.Release = arg
-	case "a":
-		if err := p.assertMatch(safeArch, arg); err != nil {
-			return false, err
-		}
-		p.push("-a" + arg)
-		inv.Arch = arg
-	case "k":
-		if err := p.refuseWithClientOptions("-k", false); err != nil {
-			return false, err
-		}
-		inv.KeepTmp = true
-	case "interactive":
-		// Without readline (Debian's build) stap ignores -i.
-	case "s":
-		v, rest := strtoul(arg, 10)
-		n := cInt(v)
-		if rest != "" || n < 1 || n > 4095 {
-			return false, p.failf("Invalid buffer size (should be 1-4095).")
-		}
-		p.push("-s" + arg)
-		inv.Run.BufferSize = n
-	case "c":
-		if arg == "" {
-			return false, p.failf("Empty CMD string invalid.")
-		}
-		p.push("-c" + arg)
-		inv.Run.Cmd = arg
-	case "x":
-		v, rest := strtoul(arg, 10)
-		if rest != "" {
-			return false, p.failf("Invalid target process ID number.")
-		}
-		p.push("-x" + arg)
-		inv.Run.TargetPID = cInt(v)
-	case "D":
-		if err := p.assertMatch(safeMacro, arg); err != nil {
-			return false, err
-		}
-		p.disallow("-D")
-		p.push("-D" + arg)
-	case "S":
-		if err := p.assertMatch(safeSize, arg); err != nil {
-			return false, err
-		}
-		p.push("-S" + arg)
-		inv.Run.SizeOption = arg
-	case "T":
-		f, rest := strtod(arg)
-		ms := cIntFromDouble(1000 * f)
-		if rest != "" || ms < 1 {
-			return false, p.failf("Invalid timeout interval.")
-		}
-		inv.Run.TimeoutMS = ms
 	case "q":
 		if err := p.refuseWithClientOptions("-q", false); err != nil {
-			return false, err
+			return true, err
 		}
 		p.push("-q")
-	case "l", "L":
-		if err := p.dump(); err != nil {
-			return false, err
-		}
-		p.push("-" + key + arg)
-		inv.Run.SuppressWarnings = true
-	case "B":
-		if err := p.refuseWithClientOptions("-B", false); err != nil {
-			return false, err
-		}
-		p.push("-B" + arg)
-	case "J", "j":
-		// In the getopt string but not handled by stap 4.8.
-		return false, p.failf("Unhandled argument code %d", key[0])
-	case "use-http-server":
-		// Built without HTTP support, stap has no case for it and prints
-		// (char)LONG_OPT_USE_HTTP_SERVER: (char)269 in 4.8, (char)270 from
-		// 5.1 (LONG_OPT_BUILD_AS comes before it).
-		code := 269 - 256
-		if strverscmp(p.stap, "5.1") >= 0 {
-			code++
-		}
-		return false, p.failf("Unhandled argument code %d", code)
-	case "build-as":
-		if m.hasArg {
-			if _, err := user.Lookup(arg); err != nil {
-				return false, p.failf("ERROR: Failed converting userid \"%s\" to userid. Terminating.", arg)
-			}
-		}
-	case "language-server":
-		// A local mode (an LSP server on stdin); NeedsLocal refuses it.
-		p.languageServer = true
 	case "debug":
 		if err := p.refuseWithClientOptions("--debug", false); err != nil {
-			return false, err
+			return true, err
 		}
 		p.push("--debug")
 		inv.KeepTmp = true // stap: --debug implies -k
 	case "semantic-keep-going":
 		p.push("--semantic-keep-going")
+	case "skip-badvars", "check-version":
+		p.push("--" + key)
 	case "vp":
 		ok := len(arg) >= 1 && len(arg) <= 5
 		if ok {
@@ -479,52 +390,181 @@ func (p *parser) option(m match) (stop bool, err error) {
 			}
 		}
 		if !ok {
-			return false, p.failf("Invalid --vp argument: it takes 1 to 5 digits.")
+			return true, p.failf("Invalid --vp argument: it takes 1 to 5 digits.")
 		}
 		p.push("--vp=" + arg)
-	case "skip-badvars", "check-version":
+	case "suppress-time-limits":
+		if !inv.Guru {
+			return true, p.failf("ERROR --suppress-time-limits requires guru mode (-g)")
+		}
+		p.push("--suppress-time-limits")
+	case "B":
+		if err := p.refuseWithClientOptions("-B", false); err != nil {
+			return true, err
+		}
+		p.push("-B" + arg)
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// inputOption handles the options that name the script, its inputs, the
+// language version and the module.
+func (p *parser) inputOption(key string, m match) (handled bool, err error) {
+	inv, arg := p.inv, m.arg
+	switch key {
+	case "I":
+		p.disallow("-I")
+		inv.TapsetDirs = append(inv.TapsetDirs, arg)
+	case "d":
+		p.push("-d" + arg)
+		if arg == "" {
+			return true, p.failf("Data object (-d) cannot be empty.")
+		}
+	case "e":
+		if inv.HaveScript {
+			return true, p.failf("Only one script can be given on the command line.")
+		}
+		p.push("-e" + arg)
+		inv.InlineScript, inv.Inline, inv.HaveScript = arg, true, true
+	case "E":
+		p.push("-E" + arg)
+		inv.AdditionalScripts = append(inv.AdditionalScripts, arg)
+	case "m":
+		return true, p.moduleName(arg)
+	case "r":
+		if p.clientOptions {
+			if err := p.assertMatch(safeRelease, arg); err != nil {
+				return true, err
+			}
+		}
+		p.push("-r" + arg)
+		inv.Release = arg
+	case "a":
+		if err := p.assertMatch(safeArch, arg); err != nil {
+			return true, err
+		}
+		p.push("-a" + arg)
+		inv.Arch = arg
+	case "D":
+		if err := p.assertMatch(safeMacro, arg); err != nil {
+			return true, err
+		}
+		p.disallow("-D")
+		p.push("-D" + arg)
+	case "l", "L":
+		if err := p.dump(); err != nil {
+			return true, err
+		}
+		p.push("-" + key + arg)
+		inv.Run.SuppressWarnings = true
+	case "dump-probe-types", "dump-probe-aliases", "dump-functions":
+		if err := p.dump(); err != nil {
+			return true, err
+		}
 		p.push("--" + key)
-	case "privilege":
-		var level int
-		switch arg {
-		case "stapdev", "stapsys", "stapusr":
-			level = privilegeBits(arg)
-		default:
-			return false, p.failf("Invalid argument '%s' for --privilege.", arg)
+		if key != "dump-probe-types" {
+			inv.Run.SuppressWarnings = true
 		}
-		if err := p.setPrivilege(level, arg); err != nil {
-			return false, err
+	case "compatible":
+		p.push("--compatible=" + arg)
+		if strverscmp(arg, p.stap) > 0 {
+			return true, p.failf("ERROR: systemtap version %s cannot be compatible with future version %s", p.stap, arg)
 		}
-		p.push("--privilege=" + arg)
-	case "unprivileged":
-		if err := p.setPrivilege(prStapusr, "unprivileged"); err != nil {
-			return false, err
+		inv.Compatible = arg
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// runOption handles the options for pass 5, which the client runs itself.
+func (p *parser) runOption(key string, m match) (handled bool, err error) {
+	inv, arg := p.inv, m.arg
+	switch key {
+	case "G":
+		if err := p.assertMatch(safeGlobal, arg); err != nil {
+			return true, err
 		}
-		p.push("--unprivileged")
-	case "client-options":
-		p.clientOptions = true
-	case "tmpdir":
-		if err := p.refuseWithClientOptions("--tmpdir", true); err != nil {
-			return false, err
+		inv.Run.Globals = append(inv.Run.Globals, arg)
+	case "o":
+		p.push("-o" + arg)
+		inv.Run.OutputFile = arg
+	case "s":
+		v, rest := strtoul(arg, 10)
+		n := cInt(v)
+		if rest != "" || n < 1 || n > 4095 {
+			return true, p.failf("Invalid buffer size (should be 1-4095).")
 		}
-		p.tmpdirSet = true
-		inv.TmpDir = arg
-	case "download-debuginfo":
-		if m.hasArg && arg != "no" && arg != "yes" && atoi(arg) <= 0 && arg != "ask" {
-			return false, p.failf("ERROR: %s is not a valid value. Use 'yes', 'no', 'ask' or a timeout value.", arg)
+		p.push("-s" + arg)
+		inv.Run.BufferSize = n
+	case "c":
+		if arg == "" {
+			return true, p.failf("Empty CMD string invalid.")
 		}
+		p.push("-c" + arg)
+		inv.Run.Cmd = arg
+	case "x":
+		v, rest := strtoul(arg, 10)
+		if rest != "" {
+			return true, p.failf("Invalid target process ID number.")
+		}
+		p.push("-x" + arg)
+		inv.Run.TargetPID = cInt(v)
+	case "S":
+		if err := p.assertMatch(safeSize, arg); err != nil {
+			return true, err
+		}
+		p.push("-S" + arg)
+		inv.Run.SizeOption = arg
+	case "T":
+		f, rest := strtod(arg)
+		ms := cIntFromDouble(1000 * f)
+		if rest != "" || ms < 1 {
+			return true, p.failf("Invalid timeout interval.")
+		}
+		inv.Run.TimeoutMS = ms
+	case "target-namespaces":
+		v, rest := strtoul(arg, 10)
+		n := cInt(v)
+		if rest != "" || n < 1 {
+			return true, p.failf("Invalid process ID number for target namespaces.")
+		}
+		inv.Run.TargetNamespacesPID = n
+	case "monitor":
+		inv.Run.Monitor = true
+		if m.hasArg {
+			v, rest := strtoul(arg, 10)
+			n := cInt(v)
+			if rest != "" || n < 1 {
+				return true, p.failf("Invalid monitor interval.")
+			}
+			inv.Run.MonitorInterval = n
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// serverOption handles the options that choose, list or trust compile
+// servers, and the privilege asked of them.
+func (p *parser) serverOption(key string, m match) (handled bool, err error) {
+	inv, arg := p.inv, m.arg
+	switch key {
 	case "use-server", "server":
 		if key == "use-server" {
 			if err := p.refuseWithClientOptions("--use-server", true); err != nil {
-				return false, err
+				return true, err
 			}
 		} else if arg == "" {
-			return false, p.failf("%s: ERROR: Missing argument to --server", p.g.prog)
+			return true, p.failf("%s: ERROR: Missing argument to --server", p.g.prog)
 		}
 		inv.Servers = append(inv.Servers, arg)
 	case "ssl":
 		if arg == "" {
-			return false, p.failf("%s: ERROR: Missing argument to --ssl", p.g.prog)
+			return true, p.failf("%s: ERROR: Missing argument to --ssl", p.g.prog)
 		}
 		inv.SSLDirs = append(inv.SSLDirs, arg)
 	case "json":
@@ -535,7 +575,7 @@ func (p *parser) option(m match) (stop bool, err error) {
 		inv.DiscoveryDomains = append(inv.DiscoveryDomains, arg)
 	case "use-server-on-error":
 		if err := p.refuseWithClientOptions("--use-server-on-error", true); err != nil {
-			return false, err
+			return true, err
 		}
 		if m.hasArg {
 			switch asciiLower(arg) {
@@ -547,99 +587,84 @@ func (p *parser) option(m match) (stop bool, err error) {
 		}
 	case "list-servers":
 		if err := p.refuseWithClientOptions("--list-servers", true); err != nil {
-			return false, err
+			return true, err
 		}
 		inv.ListServers = append(inv.ListServers, arg)
 	case "trust-servers":
 		if err := p.refuseWithClientOptions("--trust-servers", true); err != nil {
-			return false, err
+			return true, err
 		}
 		inv.TrustServers = arg
 		if !m.hasArg {
 			inv.TrustServers = "ssl"
 		}
+	case "client-options":
+		p.clientOptions = true
+	case "privilege":
+		var level int
+		switch arg {
+		case "stapdev", "stapsys", "stapusr":
+			level = privilegeBits(arg)
+		default:
+			return true, p.failf("Invalid argument '%s' for --privilege.", arg)
+		}
+		if err := p.setPrivilege(level, arg); err != nil {
+			return true, err
+		}
+		p.push("--privilege=" + arg)
+	case "unprivileged":
+		if err := p.setPrivilege(prStapusr, "unprivileged"); err != nil {
+			return true, err
+		}
+		p.push("--unprivileged")
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// hostOption handles the options that act on the local host: the temp
+// dir, the cache, limits, the runtime, colours.
+func (p *parser) hostOption(key string, m match) (handled bool, err error) {
+	inv, arg := p.inv, m.arg
+	switch key {
+	case "k":
+		if err := p.refuseWithClientOptions("-k", false); err != nil {
+			return true, err
+		}
+		inv.KeepTmp = true
+	case "interactive":
+		// Without readline (Debian's build) stap ignores -i.
+	case "tmpdir":
+		if err := p.refuseWithClientOptions("--tmpdir", true); err != nil {
+			return true, err
+		}
+		p.tmpdirSet = true
+		inv.TmpDir = arg
+	case "download-debuginfo":
+		if m.hasArg && arg != "no" && arg != "yes" && atoi(arg) <= 0 && arg != "ask" {
+			return true, p.failf("ERROR: %s is not a valid value. Use 'yes', 'no', 'ask' or a timeout value.", arg)
+		}
 	case "example", "suppress-handler-errors", "save-uprobes", "no-global-var-display":
 		// Nothing to check; the class says what the client does.
 	case "disable-cache", "poison-cache", "ldd", "all-modules", "remote-prefix":
 		if err := p.refuseWithClientOptions("--"+key, true); err != nil {
-			return false, err
+			return true, err
 		}
 		inv.DisableCache = inv.DisableCache || key == "disable-cache"
 		inv.PoisonCache = inv.PoisonCache || key == "poison-cache"
-	case "clean-cache":
-		if err := p.refuseWithClientOptions("--clean-cache", true); err != nil {
-			return false, err
-		}
-		// stap cleans its cache and exits here.
-		inv.CleanCache = true
-		return true, nil
-	case "compatible":
-		p.push("--compatible=" + arg)
-		if strverscmp(arg, p.stap) > 0 {
-			return false, p.failf("ERROR: systemtap version %s cannot be compatible with future version %s", p.stap, arg)
-		}
-		inv.Compatible = arg
-	case "sign-module":
-		if m.hasArg && !p.clientOptions {
-			return false, p.failf("ERROR: --sign-module=PATH is only valid with --client-options")
-		}
-	case "remote":
-		if err := p.refuseWithClientOptions("--remote", true); err != nil {
-			return false, err
-		}
-		p.remotes++
-	case "dump-probe-types", "dump-probe-aliases", "dump-functions":
-		if err := p.dump(); err != nil {
-			return false, err
-		}
-		p.push("--" + key)
-		if key != "dump-probe-types" {
-			inv.Run.SuppressWarnings = true
-		}
-	case "modinfo":
-		if err := p.refuseWithClientOptions("--modinfo", true); err != nil {
-			return false, err
-		}
-		if err := p.assertMatch(safeModinfo, arg); err != nil {
-			return false, err
-		}
 	case "rlimit-as", "rlimit-cpu", "rlimit-nproc", "rlimit-stack", "rlimit-fsize":
-		return false, p.rlimit(key, arg)
-	case "sysroot":
-		if err := p.refuseWithClientOptions("--sysroot", false); err != nil {
-			return false, err
-		}
-		if p.sysrootSeen {
-			return false, p.failf("ERROR: multiple --sysroot options not supported")
-		}
-		// stap also canonicalizes the directory; the option needs a local
-		// stap anyway, so the file system is not consulted here.
-		p.sysrootSeen = true
-	case "sysenv":
-		if err := p.refuseWithClientOptions("--sysenv", false); err != nil {
-			return false, err
-		}
-		if !p.sysrootSeen {
-			return false, p.failf("ERROR: --sysenv must follow --sysroot")
-		}
-		if !strings.Contains(arg, "=") {
-			return false, p.failf("ERROR: %s is an invalid argument for --sysenv", arg)
-		}
-	case "suppress-time-limits":
-		if !inv.Guru {
-			return false, p.failf("ERROR --suppress-time-limits requires guru mode (-g)")
-		}
-		p.push("--suppress-time-limits")
+		return true, p.rlimit(key, arg)
 	case "runtime":
-		return false, p.runtime(arg)
+		return true, p.runtime(arg)
 	case "dyninst", "bpf":
-		return false, p.runtime(key)
-	case "benchmark-sdt":
-		p.benchThreads = 1 // stap uses the CPU count, never 0
-	case "benchmark-sdt-loops":
-		p.benchLoops, _ = strtoul(arg, 10)
-	case "benchmark-sdt-threads":
-		p.benchThreads, _ = strtoul(arg, 10)
+		return true, p.runtime(key)
+	case "build-as":
+		if m.hasArg {
+			if _, err := user.Lookup(arg); err != nil {
+				return true, p.failf("ERROR: Failed converting userid \"%s\" to userid. Terminating.", arg)
+			}
+		}
 	case "color", "colour":
 		switch {
 		case !m.hasArg || arg == "always":
@@ -647,34 +672,90 @@ func (p *parser) option(m match) (stop bool, err error) {
 		case arg == "auto" || arg == "never":
 			inv.Run.Color = arg
 		default:
-			return false, p.failf("Invalid argument '%s' for --color.", arg)
+			return true, p.failf("Invalid argument '%s' for --color.", arg)
 		}
 	case "prologue-searching":
 		if m.hasArg && arg != "always" && arg != "auto" && arg != "never" {
-			return false, p.failf("Invalid argument '%s' for --prologue-searching.", arg)
-		}
-	case "target-namespaces":
-		v, rest := strtoul(arg, 10)
-		n := cInt(v)
-		if rest != "" || n < 1 {
-			return false, p.failf("Invalid process ID number for target namespaces.")
-		}
-		inv.Run.TargetNamespacesPID = n
-	case "monitor":
-		inv.Run.Monitor = true
-		if m.hasArg {
-			v, rest := strtoul(arg, 10)
-			n := cInt(v)
-			if rest != "" || n < 1 {
-				return false, p.failf("Invalid monitor interval.")
-			}
-			inv.Run.MonitorInterval = n
+			return true, p.failf("Invalid argument '%s' for --prologue-searching.", arg)
 		}
 	default:
-		// Every table entry has a case above; a test keeps it so.
-		return false, p.failf("Unhandled argument code %s", m.spelling)
+		return false, nil
 	}
-	return false, nil
+	return true, nil
+}
+
+// localStapOption handles the options that need a local stap (Parse
+// reports them in NeedsLocal) and those stap's build does not handle; stap
+// still checks their values, so their messages are kept.
+func (p *parser) localStapOption(key string, m match) (handled bool, err error) {
+	arg := m.arg
+	switch key {
+	case "R":
+		if err := p.refuseWithClientOptions("-R", false); err != nil {
+			return true, err
+		}
+		p.runtimeSpecified = true
+	case "J", "j":
+		// In the getopt string but not handled by stap 4.8.
+		return true, p.failf("Unhandled argument code %d", key[0])
+	case "use-http-server":
+		// Built without HTTP support, stap has no case for it and prints
+		// (char)LONG_OPT_USE_HTTP_SERVER: (char)269 in 4.8, (char)270 from
+		// 5.1 (LONG_OPT_BUILD_AS comes before it).
+		code := 269 - 256
+		if strverscmp(p.stap, "5.1") >= 0 {
+			code++
+		}
+		return true, p.failf("Unhandled argument code %d", code)
+	case "language-server":
+		// A local mode (an LSP server on stdin); NeedsLocal refuses it.
+		p.languageServer = true
+	case "sign-module":
+		if m.hasArg && !p.clientOptions {
+			return true, p.failf("ERROR: --sign-module=PATH is only valid with --client-options")
+		}
+	case "remote":
+		if err := p.refuseWithClientOptions("--remote", true); err != nil {
+			return true, err
+		}
+		p.remotes++
+	case "modinfo":
+		if err := p.refuseWithClientOptions("--modinfo", true); err != nil {
+			return true, err
+		}
+		if err := p.assertMatch(safeModinfo, arg); err != nil {
+			return true, err
+		}
+	case "sysroot":
+		if err := p.refuseWithClientOptions("--sysroot", false); err != nil {
+			return true, err
+		}
+		if p.sysrootSeen {
+			return true, p.failf("ERROR: multiple --sysroot options not supported")
+		}
+		// stap also canonicalizes the directory; the option needs a local
+		// stap anyway, so the file system is not consulted here.
+		p.sysrootSeen = true
+	case "sysenv":
+		if err := p.refuseWithClientOptions("--sysenv", false); err != nil {
+			return true, err
+		}
+		if !p.sysrootSeen {
+			return true, p.failf("ERROR: --sysenv must follow --sysroot")
+		}
+		if !strings.Contains(arg, "=") {
+			return true, p.failf("ERROR: %s is an invalid argument for --sysenv", arg)
+		}
+	case "benchmark-sdt":
+		p.benchThreads = 1 // stap uses the CPU count, never 0
+	case "benchmark-sdt-loops":
+		p.benchLoops, _ = strtoul(arg, 10)
+	case "benchmark-sdt-threads":
+		p.benchThreads, _ = strtoul(arg, 10)
+	default:
+		return false, nil
+	}
+	return true, nil
 }
 
 func (p *parser) moduleName(arg string) error {

@@ -83,97 +83,125 @@ func expandWords(line string, lookup func(string) (string, bool)) ([]string, err
 	if i := strings.IndexByte(line, 0); i >= 0 {
 		line = line[:i] // a C string ends at NUL
 	}
-	ifs := " \t\n"
+	w := &wordSplitter{line: line, lookup: lookup, ifs: " \t\n"}
 	if v, ok := lookup("IFS"); ok {
-		ifs = v
-	}
-	var (
-		words  []string
-		cur    strings.Builder
-		inWord bool // cur is a word even if empty (quotes were seen)
-	)
-	emit := func() {
-		if inWord {
-			words = append(words, cur.String())
-		}
-		cur.Reset()
-		inWord = false
-	}
-	// addSplit appends an unquoted expansion: split on IFS, the first field
-	// joins the current word and later ones start new words (glibc joins
-	// across leading and trailing IFS characters).
-	addSplit := func(v string) {
-		fields := strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(ifs, r) })
-		for i, f := range fields {
-			if i > 0 {
-				emit()
-			}
-			cur.WriteString(f)
-			inWord = true
-		}
+		w.ifs = v
 	}
 	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case c == ' ' || c == '\t':
-			emit()
-		case c == '\\':
-			if i+1 >= len(line) {
-				return nil, errSyntax
-			}
-			i++
-			cur.WriteByte(line[i])
-			inWord = true
-		case c == '\'':
-			j := strings.IndexByte(line[i+1:], '\'')
-			if j < 0 {
-				return nil, errSyntax
-			}
-			cur.WriteString(line[i+1 : i+1+j])
-			inWord = true
-			i += j + 1
-		case c == '"':
-			end, err := doubleQuoted(line, i+1, &cur, lookup)
-			if err != nil {
-				return nil, err
-			}
-			inWord = true
-			i = end
-		case c == '$':
-			v, end, literal, err := dollar(line, i, lookup)
-			if err != nil {
-				return nil, err
-			}
-			if literal {
-				cur.WriteByte('$')
-				inWord = true
-				continue
-			}
-			addSplit(v)
-			i = end
-		case c == '`':
-			return nil, errCommand
-		case c == '~' && cur.Len() == 0 && !inWord:
-			end := i + 1
-			for end < len(line) && line[end] != '/' && line[end] != ' ' && line[end] != '\t' {
-				end++
-			}
-			if home, ok := tilde(line[i+1:end], lookup); ok {
-				cur.WriteString(home)
-			} else {
-				cur.WriteString(line[i:end])
-			}
-			inWord = true
-			i = end - 1
-		case strings.IndexByte("\n|&;<>(){}", c) >= 0:
-			return nil, errBadChar
-		default:
-			cur.WriteByte(c)
-			inWord = true
+		end, err := w.step(i)
+		if err != nil {
+			return nil, err
 		}
+		i = end
 	}
-	emit()
-	return words, nil
+	w.emit()
+	return w.words, nil
+}
+
+// wordSplitter is the state of expandWords over one line.
+type wordSplitter struct {
+	line   string
+	lookup func(string) (string, bool)
+	ifs    string
+	words  []string
+	cur    strings.Builder
+	inWord bool // cur is a word even if empty (quotes were seen)
+}
+
+func (w *wordSplitter) emit() {
+	if w.inWord {
+		w.words = append(w.words, w.cur.String())
+	}
+	w.cur.Reset()
+	w.inWord = false
+}
+
+// addSplit appends an unquoted expansion: split on IFS, the first field
+// joins the current word and later ones start new words (glibc joins
+// across leading and trailing IFS characters).
+func (w *wordSplitter) addSplit(v string) {
+	fields := strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(w.ifs, r) })
+	for i, f := range fields {
+		if i > 0 {
+			w.emit()
+		}
+		w.cur.WriteString(f)
+		w.inWord = true
+	}
+}
+
+// step takes the character at line[i] and returns the index of the last
+// character it consumed.
+func (w *wordSplitter) step(i int) (int, error) {
+	line := w.line
+	c := line[i]
+	switch {
+	case c == ' ' || c == '\t':
+		w.emit()
+		return i, nil
+	case c == '\\':
+		if i+1 >= len(line) {
+			return 0, errSyntax
+		}
+		i++
+		w.cur.WriteByte(line[i])
+	case c == '\'':
+		j := strings.IndexByte(line[i+1:], '\'')
+		if j < 0 {
+			return 0, errSyntax
+		}
+		w.cur.WriteString(line[i+1 : i+1+j])
+		i += j + 1
+	case c == '"':
+		end, err := doubleQuoted(line, i+1, &w.cur, w.lookup)
+		if err != nil {
+			return 0, err
+		}
+		i = end
+	case c == '$':
+		return w.dollar(i)
+	case c == '`':
+		return 0, errCommand
+	case c == '~' && w.cur.Len() == 0 && !w.inWord:
+		i = w.tilde(i)
+	case strings.IndexByte("\n|&;<>(){}", c) >= 0:
+		return 0, errBadChar
+	default:
+		w.cur.WriteByte(c)
+	}
+	w.inWord = true
+	return i, nil
+}
+
+// dollar takes an unquoted $ expansion at line[i].
+func (w *wordSplitter) dollar(i int) (int, error) {
+	v, end, literal, err := dollar(w.line, i, w.lookup)
+	if err != nil {
+		return 0, err
+	}
+	if literal {
+		w.cur.WriteByte('$')
+		w.inWord = true
+		return i, nil
+	}
+	w.addSplit(v)
+	return end, nil
+}
+
+// tilde takes a ~ or ~user at the start of a word, line[i], and returns
+// the index of its last character.
+func (w *wordSplitter) tilde(i int) int {
+	line := w.line
+	end := i + 1
+	for end < len(line) && line[end] != '/' && line[end] != ' ' && line[end] != '\t' {
+		end++
+	}
+	if home, ok := tilde(line[i+1:end], w.lookup); ok {
+		w.cur.WriteString(home)
+	} else {
+		w.cur.WriteString(line[i:end])
+	}
+	return end - 1
 }
 
 // doubleQuoted copies a "..." body starting at line[start] and returns the

@@ -28,9 +28,8 @@ import (
 // It returns the connection and its server's index, or nil, -1 and each
 // server's last failure (nil for a server never tried or abandoned).
 func Race(ctx context.Context, cfg Config, servers []Server) (*Conn, int, []error) {
-	errs := make([]error, len(servers))
 	if len(servers) == 0 {
-		return nil, -1, errs
+		return nil, -1, []error{}
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends every attempt still running
@@ -40,100 +39,143 @@ func Race(ctx context.Context, cfg Config, servers []Server) (*Conn, int, []erro
 		defer t.Stop()
 		bound = t.C
 	}
-	stagger := time.NewTimer(cfg.Timeouts.Stagger)
-	defer stagger.Stop()
+	r := newRace(rctx, cfg, servers)
+	defer r.stopTimers()
+	r.start()
+	for {
+		if b := r.best(); b >= 0 && allOut(r.failed[:b], r.hopeless[:b]) {
+			return r.win(b)
+		}
+		if r.live == 0 && r.next == len(servers) {
+			return nil, -1, r.errs
+		}
+		select {
+		case m := <-r.msgs:
+			r.receive(m)
+		case <-r.stagger.C:
+			if r.next < len(servers) && r.best() < 0 {
+				r.start()
+			}
+		case <-r.decide:
+			return r.win(r.best())
+		case <-bound:
+			return r.abandon(KindTimeout, fmt.Errorf("no trusted answer within %v", cfg.Timeouts.Bound))
+		case <-ctx.Done():
+			return r.abandon(KindInterrupted, ctx.Err())
+		}
+	}
+}
 
-	msgs := make(chan raceMsg)
-	conns := make([]*Conn, len(servers))
-	failed := make([]bool, len(servers))
+// race is the state of one Race; only Race's loop touches it.
+type race struct {
+	ctx     context.Context // the attempts'; ends when Race returns
+	cfg     Config
+	servers []Server
+	msgs    chan raceMsg
+	stagger *time.Timer
+	// decide fires a stagger after the first trusted handshake: the
+	// winner is chosen then at the latest (nil before).
+	decide      <-chan time.Time
+	decideTimer *time.Timer
+
+	conns  []*Conn
+	errs   []error
+	failed []bool
 	// hopeless: a better-ranked server not worth holding a winner for,
 	// because it could not finish a handshake within the window: it is
 	// waiting out the backoff after a refusal, or its TCP connect is still
 	// unanswered (it started at least a stagger before the winner, so its
 	// SYN is waiting for a retransmission).
-	hopeless := make([]bool, len(servers))
-	next, live := 0, 0
-	start := func() {
-		i := next
-		next++
-		live++
-		go attempt(rctx, cfg, i, servers[i], msgs)
-		stagger.Reset(cfg.Timeouts.Stagger)
+	hopeless   []bool
+	next, live int
+}
+
+func newRace(ctx context.Context, cfg Config, servers []Server) *race {
+	n := len(servers)
+	return &race{
+		ctx: ctx, cfg: cfg, servers: servers,
+		msgs:     make(chan raceMsg),
+		stagger:  time.NewTimer(cfg.Timeouts.Stagger),
+		conns:    make([]*Conn, n),
+		errs:     make([]error, n),
+		failed:   make([]bool, n),
+		hopeless: make([]bool, n),
 	}
-	best := func() int {
-		for i, c := range conns {
-			if c != nil {
-				return i
-			}
-		}
-		return -1
+}
+
+func (r *race) stopTimers() {
+	r.stagger.Stop()
+	if r.decideTimer != nil {
+		r.decideTimer.Stop()
 	}
-	win := func(i int) (*Conn, int, []error) {
-		for j, c := range conns {
-			if c != nil && j != i {
-				c.Close()
-			}
+}
+
+// start starts the next server's attempt and restarts the stagger.
+func (r *race) start() {
+	i := r.next
+	r.next++
+	r.live++
+	go attempt(r.ctx, r.cfg, i, r.servers[i], r.msgs)
+	r.stagger.Reset(r.cfg.Timeouts.Stagger)
+}
+
+// best is the best-ranked server with a trusted handshake, or -1.
+func (r *race) best() int {
+	for i, c := range r.conns {
+		if c != nil {
+			return i
 		}
-		return conns[i], i, errs
 	}
-	var decide <-chan time.Time
-	start()
-	for {
-		if b := best(); b >= 0 && allOut(failed[:b], hopeless[:b]) {
-			return win(b)
+	return -1
+}
+
+// win closes every connection but server i's and returns it.
+func (r *race) win(i int) (*Conn, int, []error) {
+	for j, c := range r.conns {
+		if c != nil && j != i {
+			c.Close()
 		}
-		if live == 0 && next == len(servers) {
-			return nil, -1, errs
+	}
+	return r.conns[i], i, r.errs
+}
+
+// abandon ends the race without a winner: every server started and not
+// failed for good fails with err.
+func (r *race) abandon(kind Kind, err error) (*Conn, int, []error) {
+	for i := range r.next {
+		if !r.failed[i] {
+			r.errs[i] = &Error{Kind: kind, Server: r.servers[i], Op: "connecting to", Err: err}
 		}
-		select {
-		case m := <-msgs:
-			switch {
-			case m.log != nil:
-				m.log()
-			case m.conn != nil:
-				live--
-				conns[m.i] = m.conn
-				if decide == nil {
-					t := time.NewTimer(cfg.Timeouts.Stagger)
-					defer t.Stop()
-					decide = t.C
-				}
-			case m.err != nil:
-				errs[m.i] = m.err
-				cfg.observe(Event{Index: m.i, Server: servers[m.i], Err: m.err, Retry: m.retry})
-				hopeless[m.i] = m.retry > 0
-				if m.retry == 0 {
-					live--
-					failed[m.i] = true
-				}
-				if next < len(servers) && best() < 0 {
-					start() // a failure frees the next one at once
-				}
-			default:
-				hopeless[m.i] = m.phase == PhaseConnecting
-				cfg.observe(Event{Index: m.i, Server: servers[m.i], Phase: m.phase})
-			}
-		case <-stagger.C:
-			if next < len(servers) && best() < 0 {
-				start()
-			}
-		case <-decide:
-			return win(best())
-		case <-bound:
-			for i := range next {
-				if !failed[i] {
-					errs[i] = &Error{Kind: KindTimeout, Server: servers[i], Op: "connecting to", Err: fmt.Errorf("no trusted answer within %v", cfg.Timeouts.Bound)}
-				}
-			}
-			return nil, -1, errs
-		case <-ctx.Done():
-			for i := range next {
-				if !failed[i] {
-					errs[i] = &Error{Kind: KindInterrupted, Server: servers[i], Op: "connecting to", Err: ctx.Err()}
-				}
-			}
-			return nil, -1, errs
+	}
+	return nil, -1, r.errs
+}
+
+// receive takes one attempt's news.
+func (r *race) receive(m raceMsg) {
+	switch {
+	case m.log != nil:
+		m.log()
+	case m.conn != nil:
+		r.live--
+		r.conns[m.i] = m.conn
+		if r.decide == nil {
+			r.decideTimer = time.NewTimer(r.cfg.Timeouts.Stagger)
+			r.decide = r.decideTimer.C
 		}
+	case m.err != nil:
+		r.errs[m.i] = m.err
+		r.cfg.observe(Event{Index: m.i, Server: r.servers[m.i], Err: m.err, Retry: m.retry})
+		r.hopeless[m.i] = m.retry > 0
+		if m.retry == 0 {
+			r.live--
+			r.failed[m.i] = true
+		}
+		if r.next < len(r.servers) && r.best() < 0 {
+			r.start() // a failure frees the next one at once
+		}
+	default:
+		r.hopeless[m.i] = m.phase == PhaseConnecting
+		r.cfg.observe(Event{Index: m.i, Server: r.servers[m.i], Phase: m.phase})
 	}
 }
 

@@ -2,7 +2,8 @@
 
 // Package transport talks to a compile server: TLS with the server's
 // certificate pinned against the user's trust stores, the length-prefixed
-// request, and the response read to EOF.
+// request, and the response read to EOF (docs/wire-protocol.md, sections
+// 1 and 2).
 package transport
 
 import (
@@ -267,7 +268,7 @@ func dial(ctx context.Context, cfg Config, srv Server, phase func(Phase)) (*Conn
 	tcfg := &tls.Config{
 		// Chain verification cannot be used: the server certificate is
 		// self-signed with a critical Netscape extension Go rejects. The
-		// pin below is the whole check (PROTOCOL.md 5.7).
+		// pin below is the whole check (docs/wire-protocol.md, section 1).
 		InsecureSkipVerify: true,
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         sniName(srv.Host),
