@@ -28,7 +28,7 @@ func assertUsage(t *testing.T, err error, usage bool, lines ...string) {
 }
 
 func TestProtocolExample(t *testing.T) {
-	// PROTOCOL.md §2.2, seen live with stap 4.8.
+	// docs/wire-protocol.md section 3 (example), seen live with stap 4.8.
 	inv := parse(t, "-vvv", "-k", "--use-server=10.77.0.1:5555", "-r", "6.1.0-56-amd64", "-p2",
 		"-I", "tapdir", "link.stp", "arg one", "two")
 	assert.Equal(t, []string{"-v", "-v", "-v", "-r6.1.0-56-amd64", "-p2"}, inv.ServerArgs)

@@ -34,7 +34,7 @@ func TestCommand(t *testing.T) {
 			[]string{"/opt/rec", "-R", mod}},
 		{"SYSTEMTAP_STAPRUN empty is used as is", []string{"x.stp"}, Facts{StaprunSet: true},
 			[]string{"", "-R", mod}},
-		// PROTOCOL.md §7.1, seen with stap 4.8.
+		// docs/wire-protocol.md section 6 (example), seen with stap 4.8.
 		{"protocol example",
 			[]string{"-v", "-v", "-w", "-o", "/home/u/proj/o.txt", "-c", "true", "-s", "8", "-S", "2,3",
 				"--color=always", "-G", "g=5", "-", "argA"},

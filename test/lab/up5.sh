@@ -60,7 +60,7 @@ env5=$statedir/lab5.env.new
 } >"$env5"
 
 # Started one after the other: two certificates made within half a second
-# can share a serial (LAB-NOTES.md).
+# can share a serial (docs/wire-protocol.md, section 5: the serial comes from the clock at about half-second resolution).
 for suite in "${LAB5_SUITES[@]}"; do
 	root=$LAB5_CACHE/$suite
 	port=$(lab5_port "$suite")

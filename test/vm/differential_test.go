@@ -36,7 +36,7 @@ type diffCase struct {
 
 var diffCases = []diffCase{
 	{"plain", []string{"-e", "probe begin { exit() }"}, 0},
-	// PROTOCOL.md §7.1's example, with a script argument that must not
+	// docs/wire-protocol.md section 6's example, with a script argument that must not
 	// reach staprun.
 	{"protocol-example", []string{"-v", "-v", "-w", "-o", "/root/o.txt", "-c", "true", "-s", "8", "-S", "2,3",
 		"--color=always", "-G", "g=5", "-e", "global g = 1; probe begin { exit() }", "argA"}, 0},
