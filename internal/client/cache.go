@@ -80,7 +80,7 @@ func (r *run) replay(ctx context.Context, slot *cacheSlot) (code int, hit bool) 
 	// Printed even at -v0 when stap chose server mode by itself: it tells
 	// the mode, and the module did come from a server.
 	r.usingServer(false)
-	ok := r.finish(ctx, res)
+	ok := r.link(res) && r.finish(ctx, res)
 	if r.inv.PerPassVerbose[3] >= 1 {
 		// stap's line for its own cache; the path is the cached module.
 		rel, _ := filepath.Rel(serverDir, res.ModulePath)

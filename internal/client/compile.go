@@ -292,12 +292,22 @@ func (r *run) reply(ctx context.Context, zipPath, winner string, over bool) pass
 	if ctx.Err() != nil {
 		return passes{}
 	}
+	if !r.link(res) {
+		return passes{}
+	}
+	return passes{res: res, ok: r.finish(ctx, res)}
+}
+
+// link puts the reply's build tree beside the temp dir's other files, as
+// stap does, for a fresh reply and a cached one alike: the module is then
+// copied from, and named in messages as, <tmpdir>/<module>.ko.
+func (r *run) link(res *response.Result) bool {
 	if res.BuildDir != "" {
 		r.out.Logf(3, "  found %s", res.BuildDir)
 		r.out.Logf(3, "Searching \"%s/*\"", res.BuildDir)
 		if err := response.LinkBuildDir(res.BuildDir, r.dir.Path); err != nil {
 			r.out.Errf("%v", err)
-			return passes{}
+			return false
 		}
 	}
 	if r.inv.LastPass >= 4 {
@@ -306,7 +316,7 @@ func (r *run) reply(ctx context.Context, zipPath, winner string, over bool) pass
 			r.out.Logf(3, "  found %s", r.dir.Join(filepath.Base(res.ModulePath)))
 		}
 	}
-	return passes{res: res, ok: r.finish(ctx, res)}
+	return true
 }
 
 func (r *run) responseOptions() response.Options {
