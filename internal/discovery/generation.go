@@ -61,10 +61,16 @@ func (p Policy) GenerationNote(c Candidate) string {
 }
 
 // order sorts candidates that passed the filters: those whose modules the
-// local staprun can run first, then by protocol version (Order).
+// local staprun can run first, then by protocol version and SRV priority
+// (Order), then equals by rendezvous score for the request's key, or at
+// random without one.
 func (p Policy) order(cs []Candidate) {
 	Order(cs)
-	Spread(cs, p.IntN)
+	if p.Key != nil {
+		p.Rendezvous(cs)
+	} else {
+		Spread(cs, p.IntN)
+	}
 	if p.Staprun == "" {
 		return
 	}

@@ -31,6 +31,14 @@ type Policy struct {
 	// reach pass 5 ("" otherwise or when unknown): servers whose modules it
 	// can run come first (see generation.go).
 	Staprun string
+	// Key is the request's key (the same on every machine sending the same
+	// request): equals are then ordered by rendezvous score (see
+	// rendezvous.go) instead of at random. nil: at random (IntN).
+	Key []byte
+	// Identities maps a certinfo serial to the identity of the trusted
+	// certificate with that serial (CertIdentity of its DER), for the
+	// rendezvous score; a serial missing here is scored by itself.
+	Identities map[string]string
 }
 
 // sameTarget: the server builds for this release and arch, or says only

@@ -155,6 +155,9 @@ type Candidate struct {
 	// Priority and Weight are the SRV record's (RFC 2782): lower priority
 	// first, then weighted random among equals.
 	Priority, Weight uint16
+	// Score is the rendezvous score the order among equals was decided by
+	// (Policy.Rendezvous; higher first); 0 when there was no request key.
+	Score float64
 }
 
 // AddrPort is the dialable "ip:port" form (IPv6 bracketed, zone kept).

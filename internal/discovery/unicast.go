@@ -98,6 +98,53 @@ type Unicast struct {
 // every instance in it is resolved, so that their SRV priorities compare,
 // and returns when every domain is done.
 func (u Unicast) Browse(ctx context.Context, found chan<- Service) error {
+	q, err := u.querier()
+	if err != nil {
+		return err
+	}
+	var domains []string
+	for _, d := range u.Domains {
+		if d = normDomain(d); d != "" && !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
+	}
+	for _, d := range q.conf.Search {
+		if !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
+	}
+	if len(domains) == 0 {
+		return ErrNoBrowseDomain
+	}
+	w := &walk{q: q, found: found, seen: map[string]bool{}}
+	for _, d := range domains {
+		w.browse(ctx, d)
+	}
+	// RFC 6763 §11: the domains a site recommends for browsing.
+	for _, d := range q.conf.Search {
+		for _, sub := range []string{"b._dns-sd._udp.", "lb._dns-sd._udp."} {
+			w.wg.Go(func() {
+				rrs, err := q.ask(ctx, sub+d, dns.TypePTR)
+				if err != nil {
+					q.log("browse domains under %s: %v", d, err)
+				}
+				for _, rr := range rrs {
+					if ptr, ok := rr.(*dns.PTR); ok {
+						if nd := normDomain(ptr.Ptr); nd != "" {
+							w.browse(ctx, nd)
+						}
+					}
+				}
+			})
+		}
+	}
+	w.wg.Wait()
+	return nil
+}
+
+// querier reads resolv.conf (a missing one: the local resolver) and sets
+// the defaults.
+func (u Unicast) querier() (querier, error) {
 	conf := ResolvConf{Servers: []string{"127.0.0.1:53"}, Timeout: 5 * time.Second, Attempts: 2}
 	if u.ResolvConf != "" {
 		f, err := os.Open(u.ResolvConf)
@@ -106,7 +153,7 @@ func (u Unicast) Browse(ctx context.Context, found chan<- Service) error {
 			f.Close()
 		}
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("reading %s: %w", u.ResolvConf, err)
+			return querier{}, fmt.Errorf("reading %s: %w", u.ResolvConf, err)
 		}
 	}
 	q := querier{conf: conf, exchange: u.Exchange, log: u.Log}
@@ -116,68 +163,38 @@ func (u Unicast) Browse(ctx context.Context, found chan<- Service) error {
 	if q.log == nil {
 		q.log = func(string, ...any) {}
 	}
-	var domains []string
-	for _, d := range u.Domains {
-		if d = normDomain(d); d != "" && !slices.Contains(domains, d) {
-			domains = append(domains, d)
-		}
+	return q, nil
+}
+
+// walk is one Browse's set of domains, each browsed once, at most
+// maxDomains of them, concurrently.
+type walk struct {
+	q     querier
+	found chan<- Service
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	seen  map[string]bool
+}
+
+// browse starts browsing domain d, unless it was already or the limit is
+// reached, and sends what it finds.
+func (w *walk) browse(ctx context.Context, d string) {
+	w.mu.Lock()
+	skip := w.seen[d] || len(w.seen) >= maxDomains
+	w.seen[d] = true
+	w.mu.Unlock()
+	if skip {
+		return
 	}
-	for _, d := range conf.Search {
-		if !slices.Contains(domains, d) {
-			domains = append(domains, d)
-		}
-	}
-	if len(domains) == 0 {
-		return ErrNoBrowseDomain
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	var browse func(d string)
-	browse = func(d string) {
-		mu.Lock()
-		skip := seen[d] || len(seen) >= maxDomains
-		seen[d] = true
-		mu.Unlock()
-		if skip {
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			svcs := q.browseDomain(ctx, d)
-			for _, s := range svcs {
-				select {
-				case found <- s:
-				case <-ctx.Done():
-					return
-				}
+	w.wg.Go(func() {
+		for _, s := range w.q.browseDomain(ctx, d) {
+			select {
+			case w.found <- s:
+			case <-ctx.Done():
+				return
 			}
-		}()
-	}
-	for _, d := range domains {
-		browse(d)
-	}
-	// RFC 6763 §11: the domains a site recommends for browsing.
-	for _, d := range conf.Search {
-		for _, sub := range []string{"b._dns-sd._udp.", "lb._dns-sd._udp."} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rrs, err := q.ask(ctx, sub+d, dns.TypePTR)
-				if err != nil {
-					q.log("browse domains under %s: %v", d, err)
-				}
-				for _, rr := range rrs {
-					if nd := normDomain(rr.(*dns.PTR).Ptr); nd != "" {
-						browse(nd)
-					}
-				}
-			}()
 		}
-	}
-	wg.Wait()
-	return nil
+	})
 }
 
 // browseDomain resolves every _stap._tcp instance in domain d.
@@ -192,7 +209,11 @@ func (q querier) browseDomain(ctx context.Context, d string) []Service {
 	var wg sync.WaitGroup
 	seen := map[string]bool{}
 	for _, rr := range ptrs {
-		name := rr.(*dns.PTR).Ptr
+		ptr, ok := rr.(*dns.PTR)
+		if !ok {
+			continue
+		}
+		name := ptr.Ptr
 		if seen[strings.ToLower(name)] {
 			continue
 		}
@@ -237,7 +258,9 @@ func (q querier) resolveInstance(ctx context.Context, name, domain string) []Ser
 	}
 	var txt []string
 	for _, rr := range txts {
-		txt = append(txt, rr.(*dns.TXT).Txt...)
+		if t, ok := rr.(*dns.TXT); ok {
+			txt = append(txt, t.Txt...)
+		}
 	}
 	instance := name
 	if labels := dns.SplitDomainName(name); len(labels) > 0 {
@@ -245,8 +268,8 @@ func (q querier) resolveInstance(ctx context.Context, name, domain string) []Ser
 	}
 	var out []Service
 	for _, rr := range srvs {
-		srv := rr.(*dns.SRV)
-		if srv.Port == 0 || srv.Target == "." {
+		srv, ok := rr.(*dns.SRV)
+		if !ok || srv.Port == 0 || srv.Target == "." {
 			continue // RFC 2782: "." means no service here
 		}
 		s := ParseTXT(txt)
