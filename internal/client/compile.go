@@ -72,7 +72,11 @@ func (r *run) compile(ctx context.Context) int {
 	if code, hit := r.replay(ctx, slot); hit {
 		return code
 	}
-	cands, matching, err := r.finder.Candidates(ctx)
+	var key []byte
+	if req != nil {
+		key = req.Key()
+	}
+	cands, matching, err := r.finder.Candidates(ctx, key)
 	if ctx.Err() != nil {
 		r.out.Ours("interrupted while looking for compile servers", nil)
 		return 1
@@ -241,7 +245,7 @@ func (r *run) exchange(ctx context.Context, req *request.Request, cands []discov
 	timeouts.Bound = r.plan.bound
 	x := exchange.Exchange(ctx, exchange.Config{
 		Out: r.out, Stores: r.finder.Stores(ctx), Timeouts: timeouts, MaxReply: r.plan.budget,
-		Quiet: slices.Contains(r.inv.ServerArgs, "-q"), Over: over,
+		Quiet: slices.Contains(r.inv.ServerArgs, "-q"), Over: over, Heard: r.finder.Heard(ctx),
 	}, req.Zip, cands, zipPath)
 	if x.Interrupted != "" {
 		r.out.Ours("interrupted while "+x.Interrupted, nil)

@@ -4,11 +4,14 @@ package client
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stap-client/stap-client/internal/cache"
+	"github.com/stap-client/stap-client/internal/health"
 	"github.com/stap-client/stap-client/internal/host"
 	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/response"
@@ -214,6 +217,8 @@ func (p *plan) finder(env Env, out *stapmsg.Printer) *servers.Finder {
 		SSLDirs: p.inv.SSLDirs, Release: p.release, Arch: p.arch,
 		Privilege: p.inv.PrivilegeLevel(), MOKs: p.moks,
 		Staprun: p.staprun, WantStaprun: p.reachesPass5() || len(p.inv.ListServers) > 0,
+		// Beside the result cache, in the user's stap-client state.
+		Health: health.Open(filepath.Dir(cache.Dir(env.lookup))),
 	}
 	return f
 }

@@ -14,9 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +38,9 @@ type Config struct {
 	Quiet bool
 	// Over: the request is over a stock server's size limits.
 	Over bool
+	// Heard, when set, is told of each server that failed for good, and
+	// of the one that answered (err nil).
+	Heard func(c discovery.Candidate, err error)
 }
 
 // Failure is why one candidate was not used.
@@ -69,9 +70,9 @@ func Exchange(ctx context.Context, cfg Config, req []byte, cands []discovery.Can
 	if len(cands) == 0 {
 		return Result{}
 	}
-	set, stop := showProgress(cfg, "connecting to "+Label(cands[0]))
+	set, stop := showProgress(cfg, "connecting to "+cands[0].Label())
 	defer stop()
-	w := &watcher{msg: cfg.Out, set: set}
+	w := &watcher{msg: cfg.Out, set: set, heard: cfg.Heard}
 	tcfg := transport.Config{
 		Stores:       cfg.Stores,
 		Timeouts:     cfg.Timeouts,
@@ -198,6 +199,7 @@ type watcher struct {
 	winner int                   // -1 while racing
 	fails  []Failure
 	doing  string
+	heard  func(discovery.Candidate, error)
 }
 
 func (w *watcher) start(cands []discovery.Candidate) {
@@ -230,7 +232,7 @@ func (w *watcher) observe(ev transport.Event) {
 			best = j
 		}
 	}
-	label := Label(w.cands[best])
+	label := w.cands[best].Label()
 	w.doing = w.phase[best].Doing() + " " + label
 	if w.phase[best] == transport.PhaseReceiving {
 		w.doing = fmt.Sprintf("receiving %s from %s", megabytes(ev.Bytes), label)
@@ -249,6 +251,9 @@ func (w *watcher) fail(i int, err error) {
 	}
 	w.out[i], w.phase[i] = true, 0
 	w.fails = append(w.fails, Failure{w.cands[i], err})
+	if w.heard != nil {
+		w.heard(w.cands[i], err)
+	}
 	switch out := w.msg; {
 	case out.Verbose >= 2:
 		out.Errf("  Unable to connect: %v", err)
@@ -277,6 +282,9 @@ func (w *watcher) won(i int) {
 		}
 	}
 	w.winner = i
+	if w.heard != nil {
+		w.heard(w.cands[i], nil)
+	}
 	for j := range w.phase {
 		if j != i {
 			w.phase[j] = 0
@@ -433,17 +441,4 @@ func showProgress(cfg Config, doing string) (set func(string), stop func()) {
 		p.Stop()
 		restore()
 	}
-}
-
-// Label names a server in a few characters: the name the user gave or
-// discovery found, else the address, and the port.
-func Label(c discovery.Candidate) string {
-	host := c.Host
-	if host == "" {
-		if !c.Addr.IsValid() {
-			return "a server"
-		}
-		host = c.Addr.String()
-	}
-	return net.JoinHostPort(host, strconv.Itoa(int(c.Port)))
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stap-client/stap-client/internal/certdb"
 	"github.com/stap-client/stap-client/internal/discovery"
+	"github.com/stap-client/stap-client/internal/health"
 	"github.com/stap-client/stap-client/internal/host"
 	"github.com/stap-client/stap-client/internal/stapmsg"
 	"github.com/stap-client/stap-client/internal/transport"
@@ -76,6 +77,8 @@ type Finder struct {
 	// Staprun's version ranks servers by generation when WantStaprun.
 	Staprun     *host.Staprun
 	WantStaprun bool
+	// Health remembers servers that failed lately (nil: nothing is).
+	Health *health.Memory
 
 	stores  []certdb.Store
 	signers map[string]bool
@@ -122,13 +125,16 @@ func (f *Finder) Policy(ctx context.Context) discovery.Policy {
 	if f.policy != nil {
 		return *f.policy
 	}
-	p := discovery.Policy{Release: f.Release, Arch: f.Arch, Trusted: map[string]bool{}, MOKs: f.MOKs}
+	p := discovery.Policy{Release: f.Release, Arch: f.Arch, Trusted: map[string]bool{}, Identities: map[string]string{}, MOKs: f.MOKs}
 	if f.WantStaprun && f.Staprun != nil {
 		p.Staprun = f.Staprun.Version(ctx, f.Out)
 	}
 	for _, s := range f.Stores(ctx) {
 		for _, c := range s.TrustedCerts() {
 			p.Trusted[certdb.Certinfo(c)] = true
+			// A server is the same server across restarts and addresses:
+			// its pinned certificate names it in the fleet's order.
+			p.Identities[certdb.Certinfo(c)] = discovery.CertIdentity(c.Raw)
 		}
 	}
 	if f.Privilege != "stapdev" {
@@ -171,8 +177,10 @@ func (f *Finder) Stores(ctx context.Context) []certdb.Store {
 // Candidates turns --server specs and, where needed, the servers found on
 // the network into the candidates to try, in order, with stap's -vvv
 // lines on what each spec names (printed by the caller, after "Using a
-// compile server."). ErrNoServer: none fits, and why is printed already.
-func (f *Finder) Candidates(ctx context.Context) (use []discovery.Candidate, matching []string, err error) {
+// compile server."). Equal servers found on the network are ordered for
+// key, the request's (see Fleet). ErrNoServer: none fits, and why is
+// printed already.
+func (f *Finder) Candidates(ctx context.Context, key []byte) (use []discovery.Candidate, matching []string, err error) {
 	var direct, named []discovery.Spec
 	useDefault := len(f.Specs) == 0
 	for _, s := range f.Specs {
@@ -196,6 +204,7 @@ func (f *Finder) Candidates(ctx context.Context) (use []discovery.Candidate, mat
 	}
 
 	p := f.Policy(ctx)
+	p.Key = key
 	var specs []discovery.Spec
 	if !useDefault {
 		specs = named
@@ -210,6 +219,7 @@ func (f *Finder) Candidates(ctx context.Context) (use []discovery.Candidate, mat
 		more, v := discovery.Select(online, named, p, resolve)
 		use, verdicts = append(use, more...), append(verdicts, v...)
 	}
+	use = f.fleet(ctx, p, use)
 	// Servers given with a port come first, in the order given.
 	first, err := discovery.Direct(ctx, direct, f.Lookup)
 	if err != nil {

@@ -17,7 +17,7 @@ declare -A allowed=(
   [internal/workdir]="request stapmsg"
   [internal/host]="mok stapmsg staprun"
   [internal/discovery]="staprun stapmsg"
-  [internal/cache]="certdb stapmsg"
+  [internal/cache]="certdb lockfile stapmsg"
   [internal/response]="stapmsg"
   [internal/staprun]="stapargs stapmsg"
   [internal/transport]="certdb"
@@ -28,7 +28,8 @@ declare -A allowed=(
   [internal/progress]=""
   [internal/stapargs]=""
   [internal/stapmsg]=""
-  [internal/health]=""
+  [internal/health]="lockfile"
+  [internal/lockfile]=""
   [internal/testkit]=""
 )
 

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+package servers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stap-client/stap-client/internal/discovery"
+	"github.com/stap-client/stap-client/internal/health"
+	"github.com/stap-client/stap-client/internal/stapmsg"
+	"github.com/stap-client/stap-client/internal/transport"
+)
+
+// A fleet of equal servers is used so that the same request meets the
+// same server, and its warm cache, from every machine: among equals,
+// discovery orders servers by their rendezvous score for the request's
+// key (discovery.Policy.Rendezvous). A server that failed in the last
+// minute is tried after the healthy ones, so a dead favourite does not
+// cost every run its stagger; a success puts it back in its place.
+
+// fleet passes over the servers that failed lately and, at -v, says the
+// order the request's key gave and why a server was moved.
+func (f *Finder) fleet(ctx context.Context, p discovery.Policy, use []discovery.Candidate) []discovery.Candidate {
+	if f.Health == nil || len(use) < 2 {
+		return use
+	}
+	now := time.Now()
+	recent, err := f.Health.Recent(ctx, now)
+	if err != nil {
+		f.Out.Logf(2, "%s: the record of failed servers cannot be read: %v", stapmsg.Prog, err)
+	}
+	use, why := health.PassOver(use, p.Identity, recent, now)
+	if p.Key != nil && f.Out.Verbose >= 1 {
+		var order []string
+		for _, c := range use {
+			order = append(order, fmt.Sprintf("%s (score %.3g)", c.Label(), c.Score))
+		}
+		f.Out.Errf("%s: order of equal servers for this request: %s", stapmsg.Prog, strings.Join(order, ", "))
+	}
+	for i, c := range use {
+		if why[i] != "" {
+			f.Out.Logf(1, "%s: server%s: passed over first: %s", stapmsg.Prog, c.String(), why[i])
+		}
+	}
+	return use
+}
+
+// Heard is told how each server the exchange tried fared (err nil: it
+// answered); it remembers the servers that were not there or did not
+// answer, and forgets them once they answer.
+func (f *Finder) Heard(ctx context.Context) func(c discovery.Candidate, err error) {
+	if f.Health == nil {
+		return nil
+	}
+	p := f.Policy(ctx)
+	return func(c discovery.Candidate, err error) {
+		id, now := p.Identity(c), time.Now()
+		var e error
+		if err == nil {
+			e = f.Health.Clear(ctx, id, now)
+		} else if kind := healthKind(err); kind != "" {
+			e = f.Health.Record(ctx, id, kind, now)
+		}
+		if e != nil {
+			f.Out.Logf(2, "%s: the record of failed servers cannot be written: %v", stapmsg.Prog, e)
+		}
+	}
+}
+
+// healthKind is what a failure says of the server's health: "" for a
+// certificate, protocol or reply problem, or an interrupt.
+func healthKind(err error) string {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return ""
+	}
+	switch te.Kind {
+	case transport.KindConnect:
+		return health.Refused
+	case transport.KindReset:
+		if te.Bytes == 0 {
+			return health.Reset
+		}
+	case transport.KindTimeout:
+		return health.TimedOut
+	}
+	return ""
+}
