@@ -33,13 +33,17 @@ func sslDir(t *testing.T, ders ...[]byte) string {
 	return dir
 }
 
-func load(t *testing.T, dirs ...string) []Store {
-	t.Helper()
+func sslLocations(dirs ...string) []Location {
 	var locs []Location
 	for _, d := range dirs {
 		locs = append(locs, Location{Dir: d, Kind: KindSSL})
 	}
-	stores := Load(context.Background(), locs, os.Geteuid(), func(w string) { t.Errorf("warning: %s", w) })
+	return locs
+}
+
+func load(t *testing.T, dirs ...string) []Store {
+	t.Helper()
+	stores := Load(context.Background(), sslLocations(dirs...), os.Geteuid(), func(w string) { t.Errorf("warning: %s", w) })
 	require.Len(t, stores, len(dirs))
 	return stores
 }
@@ -88,6 +92,45 @@ func TestAccept(t *testing.T) {
 			} else {
 				assert.Same(t, stores[tc.store], s)
 			}
+
+			// Loading the stores one at a time gives the same verdict.
+			lazy, lerr := AcceptFrom(context.Background(), sslLocations(tc.dirs...), os.Geteuid(), func(w string) { t.Errorf("warning: %s", w) }, tc.cert, tc.now)
+			assert.Equal(t, err, lerr)
+			if s == nil {
+				assert.Nil(t, lazy)
+			} else if assert.NotNil(t, lazy) {
+				assert.Equal(t, s.Name(), lazy.Name())
+			}
+		})
+	}
+}
+
+// TestAcceptFromStopsEarly: the databases after the one that trusts the
+// certificate are not read, so their warnings are not given either.
+func TestAcceptFromStopsEarly(t *testing.T) {
+	server := parsed(t, "server.der")
+	now := server.NotBefore.Add(time.Hour)
+	unsafe := sslDir(t, server.Raw)
+	require.NoError(t, os.Chmod(unsafe, 0o777))
+	tests := []struct {
+		name     string
+		dirs     []string
+		want     error
+		warnings bool
+	}{
+		{"trusted before the unsafe one", []string{sslDir(t, server.Raw), unsafe}, nil, false},
+		{"not trusted before it", []string{copyDB(t, "other"), unsafe}, ErrUntrusted, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var warned []string
+			_, err := AcceptFrom(context.Background(), sslLocations(tc.dirs...), os.Geteuid(), func(w string) { warned = append(warned, w) }, server, now)
+			if tc.want != nil {
+				assert.ErrorIs(t, err, tc.want)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tc.warnings, len(warned) > 0, "%q", warned)
 		})
 	}
 }
@@ -151,4 +194,25 @@ func TestIsSigner(t *testing.T) {
 		require.Equal(t, 1, n)
 		assert.False(t, IsSigner(open(signers), server))
 	})
+}
+
+// BenchmarkAcceptOnDisk is what checking a cached result's builder costs a
+// run that has not loaded its trust stores yet: loading an NSS database as
+// a run does (permissions, cert9.db, key4.db and its MACs), then Accept.
+func BenchmarkAcceptOnDisk(b *testing.B) {
+	der, err := os.ReadFile("testdata/server.der")
+	require.NoError(b, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(b, err)
+	dir := filepath.Join(b.TempDir(), "client")
+	_, err = AddTrust(context.Background(), dir, der)
+	require.NoError(b, err)
+	locs := []Location{{Dir: dir, Kind: KindSSL}}
+	now := cert.NotBefore.Add(time.Hour)
+	for b.Loop() {
+		stores := Load(context.Background(), locs, os.Geteuid(), func(w string) { b.Fatal(w) })
+		if _, err := Accept(stores, cert, now, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
