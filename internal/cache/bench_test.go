@@ -25,7 +25,7 @@ func BenchmarkHit(b *testing.B) {
 		"stapAbCdEf/stap_1.ko": strings.Repeat("m", 150<<10), "stapAbCdEf/stap_1.ko.sgn": strings.Repeat("s", 600)})
 	k, err := KeyOf(req, staprun)
 	require.NoError(b, err)
-	require.NoError(b, c.Put(context.Background(), k, list))
+	require.NoError(b, c.Put(context.Background(), k, built(), list))
 	for b.Loop() {
 		k, err := KeyOf(req, staprun)
 		if err != nil {

@@ -5,8 +5,9 @@
 // signature, the server's output, under $SYSTEMTAP_DIR/client-cache.
 //
 // Layout: <dir>/<first two hex digits of the key>/<key>/ holds the files
-// of one result at their paths in the server's response, and a manifest
-// naming each with its size and SHA-256. An entry is made in <dir>/tmp and
+// of one result at their paths in the server's response, a record of the
+// server that built it (Builder), and a manifest naming each file with its
+// size and SHA-256. An entry is made in <dir>/tmp and
 // renamed into place whole, so it is never seen half written; it is
 // verified against its manifest while it is copied out, and a damaged one
 // is removed. <dir>/lock serialises replacing and removing entries between
@@ -43,7 +44,9 @@ const (
 	DefaultLimitMB = 256
 
 	manifestName   = "manifest"
-	manifestHeader = "stap-client cache entry 1"
+	manifestHeader = "stap-client cache entry 2"
+	// oldHeader is the manifest of an entry with no builder record.
+	oldHeader = "stap-client cache entry 1"
 	// staleAfter is when a leftover of a killed process in tmp is removed.
 	staleAfter = time.Hour
 	// lockWait bounds waiting for another process; the cache is an
@@ -53,6 +56,9 @@ const (
 
 // ErrMiss is returned by Get when there is no entry for the key.
 var ErrMiss = errors.New("not in the cache")
+
+// errOldEntry is readManifest's word for an older stap-client's entry.
+var errOldEntry = errors.New("an older stap-client's entry")
 
 // DamagedError is returned by Get for an entry that failed verification;
 // the entry has been removed.
@@ -174,42 +180,45 @@ type manifestLine struct {
 
 // Get copies k's entry into dst (an existing private directory), verifying
 // every file against the manifest as it goes, and returns the entry's
-// directory. ErrMiss: no entry. *DamagedError: the entry was removed. On
-// any error dst may hold part of the files.
+// directory. ErrMiss: no entry (ErrNoBuilder: an older entry, removed).
+// *DamagedError: the entry was removed. On any error dst may hold part of
+// the files.
 func (c *Cache) Get(ctx context.Context, k Key, dst string) (string, error) {
-	entry := c.Path(k)
-	lk, err := c.lock(ctx, syscall.LOCK_SH)
+	return c.GetFrom(ctx, k, dst, nil)
+}
+
+// GetFrom is Get that first shows the entry's builder to accept, when not
+// nil, before anything is copied: if accept returns an error, GetFrom
+// returns it, dst stays empty and the entry stays (Remove it if it must
+// go). accept runs under the cache's shared lock and must not call the
+// Cache.
+func (c *Cache) GetFrom(ctx context.Context, k Key, dst string, accept func(Builder) error) (string, error) {
+	e, err := c.openEntry(ctx, k)
 	if err != nil {
 		return "", err
 	}
-	before, err := os.Lstat(entry)
-	if err != nil {
-		lk.unlock()
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", ErrMiss
+	if accept != nil {
+		if err := accept(e.builder); err != nil {
+			e.lk.unlock()
+			return "", err
 		}
-		return "", err
 	}
-	why := copyOut(entry, dst)
+	why := copyOut(e.path, e.lines, dst)
 	if why == "" {
 		// The manifest's time is the entry's last use, for eviction.
 		now := time.Now()
-		_ = os.Chtimes(filepath.Join(entry, manifestName), now, now)
+		_ = os.Chtimes(filepath.Join(e.path, manifestName), now, now)
 	}
-	lk.unlock()
+	e.lk.unlock()
 	if why == "" {
-		return entry, nil
+		return e.path, nil
 	}
-	c.removeIfSame(ctx, entry, before)
-	return "", &DamagedError{Entry: entry, Why: why}
+	c.removeIfSame(ctx, e.path, e.seen)
+	return "", &DamagedError{Entry: e.path, Why: why}
 }
 
 // copyOut copies and verifies; it returns why the entry is unusable, or "".
-func copyOut(entry, dst string) string {
-	lines, err := readManifest(filepath.Join(entry, manifestName))
-	if err != nil {
-		return err.Error()
-	}
+func copyOut(entry string, lines []manifestLine, dst string) string {
 	for _, l := range lines {
 		if why := copyVerified(filepath.Join(entry, filepath.FromSlash(l.name)), filepath.Join(dst, filepath.FromSlash(l.name)), l); why != "" {
 			return why
@@ -219,18 +228,11 @@ func copyOut(entry, dst string) string {
 }
 
 func copyVerified(src, dst string, l manifestLine) string {
-	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return err.Error()
+	in, why := openVerified(src, l)
+	if why != "" {
+		return why
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return l.name + ": not a regular file"
-	}
-	if fi.Size() != l.size {
-		return fmt.Sprintf("%s: %d bytes, the manifest says %d", l.name, fi.Size(), l.size)
-	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err.Error()
 	}
@@ -238,11 +240,36 @@ func copyVerified(src, dst string, l manifestLine) string {
 	if err != nil {
 		return err.Error()
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(in, l.size+1))
-	if cerr := out.Close(); err == nil {
-		err = cerr
+	why = copyChecked(in, l, out)
+	if err := out.Close(); why == "" && err != nil {
+		return err.Error()
 	}
+	return why
+}
+
+// openVerified opens an entry's file if it is what l says: a regular file
+// (not a link) of l's size.
+func openVerified(src string, l manifestLine) (*os.File, string) {
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err.Error()
+	}
+	fi, err := in.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		in.Close()
+		return nil, l.name + ": not a regular file"
+	}
+	if fi.Size() != l.size {
+		in.Close()
+		return nil, fmt.Sprintf("%s: %d bytes, the manifest says %d", l.name, fi.Size(), l.size)
+	}
+	return in, ""
+}
+
+// copyChecked copies in to w, checking the bytes against l.
+func copyChecked(in io.Reader, l manifestLine, w io.Writer) string {
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(in, l.size+1))
 	switch {
 	case err != nil:
 		return err.Error()
@@ -254,48 +281,69 @@ func copyVerified(src, dst string, l manifestLine) string {
 	return ""
 }
 
-func readManifest(path string) ([]manifestLine, error) {
+// readManifest returns the builder record's line (the first) and the
+// result's files. errOldEntry: an older stap-client's manifest.
+func readManifest(path string) (manifestLine, []manifestLine, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return manifestLine{}, nil, err
 	}
 	text, ok := strings.CutSuffix(string(data), "\n")
 	lines := strings.Split(text, "\n")
+	if ok && lines[0] == oldHeader {
+		return manifestLine{}, nil, errOldEntry
+	}
 	if !ok || lines[0] != manifestHeader {
-		return nil, errors.New("manifest: not a complete manifest")
+		return manifestLine{}, nil, errors.New("manifest: not a complete manifest")
 	}
 	var out []manifestLine
-	for _, l := range lines[1:] {
+	for i, l := range lines[1:] {
 		sum, rest, ok1 := strings.Cut(l, " ")
 		size, name, ok2 := strings.Cut(rest, " ")
 		n, err := strconv.ParseInt(size, 10, 64)
 		raw, herr := hex.DecodeString(sum)
-		if !ok1 || !ok2 || err != nil || n < 0 || herr != nil || len(raw) != sha256.Size || !validName(name) {
-			return nil, fmt.Errorf("manifest: bad line %q", l)
+		if i == 0 {
+			ok2 = ok2 && name == builderName && n <= maxBuilder
+		} else {
+			ok2 = ok2 && validName(name)
+		}
+		if !ok1 || !ok2 || err != nil || n < 0 || herr != nil || len(raw) != sha256.Size {
+			return manifestLine{}, nil, fmt.Errorf("manifest: bad line %q", l)
 		}
 		out = append(out, manifestLine{sum: [sha256.Size]byte(raw), size: n, name: name})
 	}
-	if len(out) == 0 {
-		return nil, errors.New("manifest: no files")
+	if len(out) < 2 {
+		return manifestLine{}, nil, errors.New("manifest: no files")
 	}
-	return out, nil
+	return out[0], out[1:], nil
 }
 
+// validName: a result's file stays inside its entry and is neither of the
+// entry's own files.
 func validName(name string) bool {
-	return fs.ValidPath(name) && name != "." && name != manifestName
+	return fs.ValidPath(name) && name != "." && name != manifestName && name != builderName
 }
 
-// Put stores files as k's entry, replacing any entry there, then evicts
-// least recently used entries until the cache is within its limit.
-func (c *Cache) Put(ctx context.Context, k Key, files []File) error {
+// Put stores files, built by b, as k's entry, replacing any entry there,
+// then evicts least recently used entries until the cache is within its
+// limit.
+func (c *Cache) Put(ctx context.Context, k Key, b Builder, files []File) error {
+	record, err := b.encode()
+	if err != nil {
+		return fmt.Errorf("storing in the cache: %w", err)
+	}
 	c.sweep()
 	staging, err := os.MkdirTemp(filepath.Join(c.dir, "tmp"), "put-")
 	if err != nil {
 		return fmt.Errorf("storing in the cache: %w", err)
 	}
 	defer os.RemoveAll(staging) // a no-op once renamed into place
+	if err := os.WriteFile(filepath.Join(staging, builderName), record, 0o600); err != nil {
+		return fmt.Errorf("storing in the cache: %w", err)
+	}
 	var manifest strings.Builder
 	manifest.WriteString(manifestHeader + "\n")
+	fmt.Fprintf(&manifest, "%x %d %s\n", sha256.Sum256(record), len(record), builderName)
 	for _, f := range files {
 		if !validName(f.Name) {
 			return fmt.Errorf("storing in the cache: bad file name %q", f.Name)

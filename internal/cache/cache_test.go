@@ -204,7 +204,7 @@ func TestPutGet(t *testing.T) {
 	_, err := c.Get(ctx, k, t.TempDir())
 	assert.ErrorIs(t, err, ErrMiss)
 
-	require.NoError(t, c.Put(ctx, k, result(t, moduleResult)))
+	require.NoError(t, c.Put(ctx, k, built(), result(t, moduleResult)))
 	assert.True(t, c.Has(k))
 	dst := t.TempDir()
 	entry, err := c.Get(ctx, k, dst)
@@ -216,15 +216,15 @@ func TestPutGet(t *testing.T) {
 
 	// Put replaces (--poison-cache writes over an entry).
 	changed := map[string]string{"rc": "0\n", "stdout": "other\n"}
-	require.NoError(t, c.Put(ctx, k, result(t, changed)))
+	require.NoError(t, c.Put(ctx, k, built(), result(t, changed)))
 	dst = t.TempDir()
 	_, err = c.Get(ctx, k, dst)
 	require.NoError(t, err)
 	assert.Equal(t, changed, readTree(t, dst))
 	assert.Empty(t, entriesOf(t, filepath.Join(c.dir, "tmp")), "no staging or replaced entry left")
 
-	assert.Error(t, c.Put(ctx, k, []File{{Name: "../escape", Src: "/etc/hostname"}}), "names stay inside the entry")
-	assert.Error(t, c.Put(ctx, k, []File{{Name: "manifest", Src: "/etc/hostname"}}))
+	assert.Error(t, c.Put(ctx, k, built(), []File{{Name: "../escape", Src: "/etc/hostname"}}), "names stay inside the entry")
+	assert.Error(t, c.Put(ctx, k, built(), []File{{Name: "manifest", Src: "/etc/hostname"}}))
 }
 
 func entriesOf(t *testing.T, dir string) []string { return testkit.Entries(t, dir) }
@@ -274,7 +274,7 @@ func TestDamagedEntryIsRemoved(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := open(t)
 			k := key(1)
-			require.NoError(t, c.Put(ctx, k, result(t, moduleResult)))
+			require.NoError(t, c.Put(ctx, k, built(), result(t, moduleResult)))
 			tc.damage(t, c.Path(k))
 			_, err := c.Get(ctx, k, t.TempDir())
 			var de *DamagedError
@@ -283,7 +283,7 @@ func TestDamagedEntryIsRemoved(t *testing.T) {
 			assert.NoDirExists(t, c.Path(k), "the damaged entry is removed")
 			_, err = c.Get(ctx, k, t.TempDir())
 			assert.ErrorIs(t, err, ErrMiss)
-			require.NoError(t, c.Put(ctx, k, result(t, moduleResult)), "and can be stored again")
+			require.NoError(t, c.Put(ctx, k, built(), result(t, moduleResult)), "and can be stored again")
 			_, err = c.Get(ctx, k, t.TempDir())
 			assert.NoError(t, err)
 		})
@@ -301,7 +301,7 @@ func TestEviction(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(c.dir, LimitFile), []byte("1\n"), 0o600))
 	big := strings.Repeat("x", 300<<10) // three fit in 1 MiB, not four
 	put := func(b byte) {
-		require.NoError(t, c.Put(ctx, key(b), result(t, map[string]string{"m.ko": big})))
+		require.NoError(t, c.Put(ctx, key(b), built(), result(t, map[string]string{"m.ko": big})))
 	}
 	// Entries' last use is the manifest's time: set it so the test does
 	// not depend on the clock's resolution.
@@ -351,7 +351,7 @@ func TestConcurrentFill(t *testing.T) {
 			// Each goroutine opens the cache itself, as a process would.
 			c2, err := Open(c.dir, os.Geteuid())
 			if err == nil {
-				err = c2.Put(ctx, k, files)
+				err = c2.Put(ctx, k, built(), files)
 			}
 			errs <- err
 		}()

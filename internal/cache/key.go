@@ -22,8 +22,10 @@ type Key [sha256.Size]byte
 
 func (k Key) String() string { return hex.EncodeToString(k[:]) }
 
-// keyFormat changes whenever the key's inputs or the entry layout change, so
-// entries of an older stap-client are never read as new ones.
+// keyFormat changes whenever the key's inputs change, so entries of an older
+// stap-client are never read as new ones. The entry layout has its own
+// version, the manifest's header: an older layout is found under the same
+// key, known as such and removed.
 const keyFormat = "stap-client result cache, key format 1"
 
 // KeyOf computes the key of a request:

@@ -176,8 +176,8 @@ type Result struct {
 }
 
 var (
-	errUntrusted = errors.New("the server's certificate is not trusted")
-	errExpired   = errors.New("the server's certificate has expired or is not yet valid")
+	errUntrusted = certdb.ErrUntrusted
+	errExpired   = certdb.ErrExpired
 )
 
 // Exchange sends req to srv and copies the response to w: Race with one
@@ -284,20 +284,11 @@ func dial(ctx context.Context, cfg Config, srv Server, phase func(Phase)) (*Conn
 			if cfg.trustAll {
 				return nil
 			}
-			for _, s := range cfg.Stores {
+			// The same check a cached result's builder must pass (certdb.Accept).
+			c.store, err = certdb.Accept(cfg.Stores, cert, cfg.now(), func(s certdb.Store) {
 				cfg.logf(2, "Attempting SSL connection with %s\n  using certificates from the database in %s", srv.label(), s.Name())
-				if s.Trusts(rawCerts[0]) {
-					c.store = s
-					break
-				}
-			}
-			if c.store == nil {
-				return errUntrusted
-			}
-			if now := cfg.now(); now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-				return errExpired
-			}
-			return nil
+			})
+			return err
 		},
 	}
 	c.tls = tls.Client(raw, tcfg)
