@@ -5,6 +5,7 @@ package client
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/stap-client/stap-client/internal/cache"
 	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/response"
+	"github.com/stap-client/stap-client/internal/servers"
 	"github.com/stap-client/stap-client/internal/stapargs"
 	"github.com/stap-client/stap-client/internal/stapmsg"
 )
@@ -61,7 +63,7 @@ func (r *run) replay(ctx context.Context, slot *cacheSlot) (code int, hit bool) 
 	if err := os.Mkdir(serverDir, 0o700); err != nil {
 		return 0, false
 	}
-	entry, err := slot.c.Get(ctx, slot.key, serverDir)
+	entry, err := slot.c.GetFrom(ctx, slot.key, serverDir, func(b cache.Builder) error { return r.finder.Admit(ctx, b) })
 	var res *response.Result
 	if err == nil {
 		res, err = response.Process(serverDir, r.responseOptions())
@@ -70,7 +72,10 @@ func (r *run) replay(ctx context.Context, slot *cacheSlot) (code int, hit bool) 
 		err = errors.New("the cached result has no module")
 	}
 	if err != nil {
-		if !errors.Is(err, cache.ErrMiss) {
+		switch {
+		case errors.Is(err, servers.ErrNotAdmitted):
+			r.out.Logf(1, "%s: %v", Prog, err)
+		case !errors.Is(err, cache.ErrMiss):
 			r.out.Logf(1, "%s: WARNING: not using the result cache: %v", Prog, err)
 		}
 		os.RemoveAll(serverDir)
@@ -115,7 +120,9 @@ func (r *run) remember(ctx context.Context, slot *cacheSlot, ps passes) {
 		add(res.UprobesPath)
 		add(res.UprobesPath + ".sgn")
 	}
-	if err := slot.c.Put(ctx, slot.key, files); err != nil {
+	b := cache.Builder{Addr: netip.AddrPortFrom(ps.from.Winner.Addr, ps.from.Winner.Port), Host: ps.from.Winner.Host, Version: res.ServerVersion}
+	b.Cert = ps.from.Cert
+	if err := slot.c.Put(ctx, slot.key, b, files); err != nil {
 		r.out.Logf(1, "%s: WARNING: the result was not cached: %v", Prog, err)
 	}
 }

@@ -80,9 +80,10 @@ type Finder struct {
 	// Health remembers servers that failed lately (nil: nothing is).
 	Health *health.Memory
 
-	stores  []certdb.Store
-	signers map[string]bool
-	policy  *discovery.Policy
+	stores       []certdb.Store
+	signer       *certdb.DB
+	signerOpened bool
+	policy       *discovery.Policy
 }
 
 // Discovery timing: browse until a usable server is known plus grace for
@@ -145,20 +146,27 @@ func (f *Finder) Policy(ctx context.Context) discovery.Policy {
 	return p
 }
 
+// signerDB is staprun's database, opened once (nil when it cannot be).
+func (f *Finder) signerDB(ctx context.Context) *certdb.DB {
+	if !f.signerOpened {
+		f.signerOpened = true
+		if db, err := certdb.Open(ctx, SignerDir); err == nil {
+			f.signer = db
+		}
+	}
+	return f.signer
+}
+
 // signerSet is every certificate in staprun's database: staprun trusts
 // each as a module signer.
 func (f *Finder) signerSet(ctx context.Context) map[string]bool {
-	if f.signers == nil {
-		f.signers = map[string]bool{}
-		if db, err := certdb.Open(ctx, SignerDir); err == nil {
-			for _, c := range db.Certs() {
-				if c.X509 != nil {
-					f.signers[certdb.Certinfo(c.X509)] = true
-				}
-			}
+	set := map[string]bool{}
+	if db := f.signerDB(ctx); db != nil {
+		for _, c := range db.Signers() {
+			set[certdb.Certinfo(c)] = true
 		}
 	}
-	return f.signers
+	return set
 }
 
 // Stores are this run's trust stores, loaded once, warning as they load.

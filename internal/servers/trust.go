@@ -164,6 +164,8 @@ func (f *Finder) trustOne(ctx context.Context, c discovery.Candidate, dirs []cer
 			} else if n == 0 {
 				f.Out.Logf(2, "%s is not trusted in %s", c.String(), dir)
 			}
+			// Its earlier builds are what the user no longer wants.
+			f.retire(ctx, certdb.Certinfo(cert))
 			continue
 		}
 		already, err := certdb.AddTrust(ctx, dir, cert.Raw)

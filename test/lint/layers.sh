@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 declare -A allowed=(
   [cmd/stap-client]="client"
   [internal/client]="cache discovery exchange health host request response servers stapargs stapmsg staprun transport workdir"
-  [internal/servers]="certdb discovery health host stapmsg transport"
+  [internal/servers]="cache certdb discovery health host stapmsg transport"
   [internal/exchange]="certdb discovery health progress response stapmsg transport"
   [internal/workdir]="request stapmsg"
   [internal/host]="mok stapmsg staprun"
