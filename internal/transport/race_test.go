@@ -81,8 +81,10 @@ func TestRace(t *testing.T) {
 			return []string{slowServer(t, good, 150*time.Millisecond).Addr, startServer(t, good, echo).Addr}
 		}, want{winner: 0, within: 2 * time.Second, notBefore: 150 * time.Millisecond}},
 		{"a better server answering after the window loses", func(t *testing.T) []string {
-			return []string{slowServer(t, good, 600*time.Millisecond).Addr, startServer(t, good, echo).Addr}
-		}, want{winner: 1, within: 550 * time.Millisecond, notBefore: 100 * time.Millisecond}},
+			// Far slower than the bound, so a loaded machine cannot blur
+			// "did not wait for it" into "waited".
+			return []string{slowServer(t, good, 6*time.Second).Addr, startServer(t, good, echo).Addr}
+		}, want{winner: 1, within: 3 * time.Second, notBefore: 100 * time.Millisecond}},
 		{"two quick servers: preference order decides", func(t *testing.T) []string {
 			return []string{startServer(t, good, echo).Addr, startServer(t, good, echo).Addr}
 		}, want{winner: 0, within: 2 * time.Second}},
