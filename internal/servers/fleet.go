@@ -33,7 +33,7 @@ func (f *Finder) fleet(ctx context.Context, p discovery.Policy, use []discovery.
 	if err != nil {
 		f.Out.Logf(2, "%s: the record of failed servers cannot be read: %v", stapmsg.Prog, err)
 	}
-	use, why := health.PassOver(use, p.Identity, recent, now)
+	use, why := health.PassOver(use, endpoint(p), recent, now)
 	if p.Key != nil && f.Out.Verbose >= 1 {
 		var order []string
 		for _, c := range use {
@@ -56,9 +56,9 @@ func (f *Finder) Heard(ctx context.Context) func(c discovery.Candidate, err erro
 	if f.Health == nil {
 		return nil
 	}
-	p := f.Policy(ctx)
+	id := endpoint(f.Policy(ctx))
 	return func(c discovery.Candidate, err error) {
-		id, now := p.Identity(c), time.Now()
+		id, now := id(c), time.Now()
 		var e error
 		if err == nil {
 			e = f.Health.Clear(ctx, id, now)
@@ -69,6 +69,13 @@ func (f *Finder) Heard(ctx context.Context) func(c discovery.Candidate, err erro
 			f.Out.Logf(2, "%s: the record of failed servers cannot be written: %v", stapmsg.Prog, e)
 		}
 	}
+}
+
+// endpoint names what failed: the server (by its certificate, as the
+// fleet order knows it) at one address and port, so a server down at one
+// address is not passed over at another.
+func endpoint(p discovery.Policy) func(discovery.Candidate) string {
+	return func(c discovery.Candidate) string { return p.Identity(c) + "@" + c.AddrPort() }
 }
 
 // healthKind is what a failure says of the server's health: "" for a
