@@ -5,7 +5,6 @@ package client
 import (
 	"archive/zip"
 	"bytes"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -56,18 +55,7 @@ func requestEntry(t *testing.T, req []byte, name string) (string, bool) {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(req), int64(len(req)))
 	require.NoError(t, err)
-	for _, f := range zr.File {
-		if f.Name != name {
-			continue
-		}
-		rc, err := f.Open()
-		require.NoError(t, err)
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		require.NoError(t, err)
-		return string(b), true
-	}
-	return "", false
+	return testkit.ZipBody(t, zr, name)
 }
 
 func withRoot(root fs.FS) func(*Env) { return func(e *Env) { e.Root = root } }

@@ -38,8 +38,8 @@ func get(t *testing.T, k string) string { t.Helper(); return lab.Get(t, k) }
 // client database trusts.
 func client(t *testing.T, args ...string) labenv.Outcome {
 	t.Helper()
-	return labenv.Run(t, append([]string{"ip", "netns", "exec", get(t, "NET_CLIENT_NS"), "env", "-i",
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + get(t, "NET_CLIENT_HOME"), "LANG=C.UTF-8", lab.Bin}, args...)...)
+	env := []string{"HOME=" + get(t, "NET_CLIENT_HOME")}
+	return labenv.Run(t, labenv.InNetns(get(t, "NET_CLIENT_NS"), labenv.Clean(labenv.PathSystem, env, append([]string{lab.Bin}, args...)...)...)...)
 }
 
 func TestDiscovery(t *testing.T) {
