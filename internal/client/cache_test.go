@@ -3,7 +3,6 @@
 package client
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,28 +13,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/cache"
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // p4Reply is a response with the server's own -v lines on stderr.
 func p4Reply(t *testing.T) []byte {
-	return zipOf(t,
-		zent{name: "version", body: "1.6"}, zent{name: "rc", body: "0"},
-		zent{name: "stdout", body: "/srv/cache/" + modName + ".ko\n"},
-		zent{name: "stderr", body: "Pass 1: parsed user script and 481 library scripts using 1/2/3/4 kb, in 9usr/9sys/9real ms.\n"},
-		zent{name: "stap000000/", mode: 0o755 | os.ModeDir},
-		zent{name: "stap000000/" + modName + ".ko", body: "\x7fELF module"},
-		zent{name: "stap000000/" + modName + ".ko.sgn", body: "sig"},
-		zent{name: "stap000000/" + modName + ".c", body: "the source, not cached"},
+	return testkit.ServerZip(t,
+		testkit.ZipEntry{Name: "version", Body: "1.6"}, testkit.ZipEntry{Name: "rc", Body: "0"},
+		testkit.ZipEntry{Name: "stdout", Body: "/srv/cache/" + modName + ".ko\n"},
+		testkit.ZipEntry{Name: "stderr", Body: "Pass 1: parsed user script and 481 library scripts using 1/2/3/4 kb, in 9usr/9sys/9real ms.\n"},
+		testkit.ZipEntry{Name: "stap000000/", Mode: 0o755 | os.ModeDir},
+		testkit.ZipEntry{Name: "stap000000/" + modName + ".ko", Body: "\x7fELF module"},
+		testkit.ZipEntry{Name: "stap000000/" + modName + ".ko.sgn", Body: "sig"},
+		testkit.ZipEntry{Name: "stap000000/" + modName + ".c", Body: "the source, not cached"},
 	)
-}
-
-// closedPort is an address where nothing listens.
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // cachedRun runs with the result cache in sysdir.
@@ -49,28 +40,28 @@ var hello = []string{"-p4", "-e", "probe begin { exit() }"}
 func TestCacheHitNeedsNoServer(t *testing.T) {
 	s := startFake(t, p4Reply(t))
 	sysdir := t.TempDir()
-	srv := []string{"--server=" + s.addr, "--ssl=" + s.certDir}
+	srv := []string{"--server=" + s.Addr, "--ssl=" + s.CertDir}
 
 	miss := cachedRun(t, sysdir, append(srv, hello...)...)
 	require.Equal(t, 0, miss.code, miss.stderr)
-	require.Len(t, s.requests, 1)
-	<-s.requests
+	require.Len(t, s.Requests, 1)
+	<-s.Requests
 
-	down := []string{"--server=" + closedPort(t), "--ssl=" + s.certDir}
+	down := []string{"--server=" + testkit.ClosedPort(t), "--ssl=" + s.CertDir}
 	hit := cachedRun(t, sysdir, append(down, hello...)...)
 	require.Equal(t, 0, hit.code, hit.stderr)
-	assert.Empty(t, s.requests, "no request for a hit")
+	assert.Empty(t, s.Requests, "no request for a hit")
 	assert.Equal(t, miss.stdout, hit.stdout)
 	assert.Equal(t, miss.stderr, hit.stderr)
-	assert.Equal(t, entries(t, miss.cwd), entries(t, hit.cwd))
-	for _, f := range entries(t, miss.cwd) {
+	assert.Equal(t, testkit.Entries(t, miss.cwd), testkit.Entries(t, hit.cwd))
+	for _, f := range testkit.Entries(t, miss.cwd) {
 		a, err := os.ReadFile(filepath.Join(miss.cwd, f))
 		require.NoError(t, err)
 		b, err := os.ReadFile(filepath.Join(hit.cwd, f))
 		require.NoError(t, err)
 		assert.Equal(t, a, b, f)
 	}
-	assert.Empty(t, entries(t, hit.tmp), "the private temp dir is removed")
+	assert.Empty(t, testkit.Entries(t, hit.tmp), "the private temp dir is removed")
 
 	// Discovery is not needed either: no --server at all.
 	hit = cachedRun(t, sysdir, hello...)
@@ -88,7 +79,7 @@ func TestCacheHitNeedsNoServer(t *testing.T) {
 func TestCacheVerbose(t *testing.T) {
 	s := startFake(t, p4Reply(t))
 	sysdir := t.TempDir()
-	args := append([]string{"--server=" + s.addr, "--ssl=" + s.certDir, "-v"}, hello...)
+	args := append([]string{"--server=" + s.Addr, "--ssl=" + s.CertDir, "-v"}, hello...)
 	miss := cachedRun(t, sysdir, args...)
 	require.Equal(t, 0, miss.code, miss.stderr)
 	assert.Contains(t, miss.stderr, "Using a compile server.\n")
@@ -104,7 +95,7 @@ func TestCacheVerbose(t *testing.T) {
 
 func TestCacheOptions(t *testing.T) {
 	s := startFake(t, p4Reply(t))
-	srv := []string{"--server=" + s.addr, "--ssl=" + s.certDir}
+	srv := []string{"--server=" + s.Addr, "--ssl=" + s.CertDir}
 	tests := []struct {
 		name        string
 		first, then []string
@@ -123,25 +114,25 @@ func TestCacheOptions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sysdir := t.TempDir()
-			for len(s.requests) > 0 {
-				<-s.requests
+			for len(s.Requests) > 0 {
+				<-s.Requests
 			}
 			r := cachedRun(t, sysdir, append(srv, tc.first...)...)
 			require.Equal(t, 0, r.code, r.stderr)
-			require.Len(t, s.requests, 1)
-			<-s.requests
+			require.Len(t, s.Requests, 1)
+			<-s.Requests
 			r = cachedRun(t, sysdir, append(srv, tc.then...)...)
 			require.Equal(t, 0, r.code, r.stderr)
-			assert.Equal(t, tc.reaches, len(s.requests) == 1, "reaches the server")
-			for len(s.requests) > 0 {
-				<-s.requests
+			assert.Equal(t, tc.reaches, len(s.Requests) == 1, "reaches the server")
+			for len(s.Requests) > 0 {
+				<-s.Requests
 			}
 			r = cachedRun(t, sysdir, append(srv, tc.then...)...)
 			require.Equal(t, 0, r.code, r.stderr)
 			if strings.Contains(strings.Join(tc.then, " "), "-cache") || tc.then[0] == "-k" {
 				return // the third run would repeat the option
 			}
-			assert.Equal(t, tc.cachedAfter, len(s.requests) == 0, "the third run is a hit")
+			assert.Equal(t, tc.cachedAfter, len(s.Requests) == 0, "the third run is a hit")
 		})
 	}
 }
@@ -149,10 +140,10 @@ func TestCacheOptions(t *testing.T) {
 func TestCacheDamagedEntryGoesToServer(t *testing.T) {
 	s := startFake(t, p4Reply(t))
 	sysdir := t.TempDir()
-	args := append([]string{"--server=" + s.addr, "--ssl=" + s.certDir}, hello...)
+	args := append([]string{"--server=" + s.Addr, "--ssl=" + s.CertDir}, hello...)
 	miss := cachedRun(t, sysdir, args...)
 	require.Equal(t, 0, miss.code, miss.stderr)
-	<-s.requests
+	<-s.Requests
 	kos, err := filepath.Glob(filepath.Join(sysdir, cache.DirName, "??", "*", "stap000000", modName+".ko"))
 	require.NoError(t, err)
 	require.Len(t, kos, 1)
@@ -160,8 +151,8 @@ func TestCacheDamagedEntryGoesToServer(t *testing.T) {
 
 	r := cachedRun(t, sysdir, args...)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Len(t, s.requests, 1, "the damaged entry is not used")
-	<-s.requests
+	assert.Len(t, s.Requests, 1, "the damaged entry is not used")
+	<-s.Requests
 	assert.Equal(t, miss.stdout, r.stdout)
 	assert.Equal(t, miss.stderr, r.stderr, "quiet at -v0")
 	data, err := os.ReadFile(filepath.Join(r.cwd, modName+".ko"))
@@ -170,7 +161,7 @@ func TestCacheDamagedEntryGoesToServer(t *testing.T) {
 
 	r = cachedRun(t, sysdir, args...)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Empty(t, s.requests, "stored again, whole")
+	assert.Empty(t, s.Requests, "stored again, whole")
 }
 
 func TestCacheUnsafeDirIsNotUsed(t *testing.T) {
@@ -179,36 +170,36 @@ func TestCacheUnsafeDirIsNotUsed(t *testing.T) {
 	dir := filepath.Join(sysdir, cache.DirName)
 	require.NoError(t, os.Mkdir(dir, 0o700))
 	require.NoError(t, os.Chmod(dir, 0o777))
-	args := append([]string{"--server=" + s.addr, "--ssl=" + s.certDir}, hello...)
+	args := append([]string{"--server=" + s.Addr, "--ssl=" + s.CertDir}, hello...)
 	for range 2 {
 		r := cachedRun(t, sysdir, args...)
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.True(t, strings.HasPrefix(r.stderr, "stap-client: WARNING: not using the result cache: "+dir+" is writable by others, who could have put anything in it; remove it\nPass 1: "), r.stderr)
-		assert.Len(t, s.requests, 1)
-		<-s.requests
+		assert.Len(t, s.Requests, 1)
+		<-s.Requests
 	}
 }
 
 func TestCacheClean(t *testing.T) {
 	s := startFake(t, p4Reply(t))
 	sysdir := t.TempDir()
-	args := append([]string{"--server=" + s.addr, "--ssl=" + s.certDir}, hello...)
+	args := append([]string{"--server=" + s.Addr, "--ssl=" + s.CertDir}, hello...)
 	require.Equal(t, 0, cachedRun(t, sysdir, args...).code)
-	<-s.requests
+	<-s.Requests
 
 	// Within the limit: nothing goes.
 	r := cachedRun(t, sysdir, "-vv", "--clean-cache", "--bogus-after-it-is-not-parsed")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Empty(t, r.stderr)
 	require.Equal(t, 0, cachedRun(t, sysdir, args...).code)
-	assert.Empty(t, s.requests, "still cached")
+	assert.Empty(t, s.Requests, "still cached")
 
 	require.NoError(t, os.WriteFile(filepath.Join(sysdir, cache.DirName, cache.LimitFile), []byte("0\n"), 0o600))
 	r = cachedRun(t, sysdir, "-vv", "--clean-cache")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Regexp(t, "^Cache cleaning successful, removed entries: \n  "+regexp.QuoteMeta(filepath.Join(sysdir, cache.DirName))+"/[0-9a-f]{2}/[0-9a-f]{64}\n$", r.stderr)
 	require.Equal(t, 0, cachedRun(t, sysdir, args...).code)
-	assert.Len(t, s.requests, 1, "evicted: compiled again")
+	assert.Len(t, s.Requests, 1, "evicted: compiled again")
 }
 
 // TestCachePass5 runs a cached module as a fresh one: copied into the
@@ -218,22 +209,22 @@ func TestCachePass5(t *testing.T) {
 	staprunPath, rec := recorder(t, "exit 0\n")
 	sysdir := t.TempDir()
 	vars := map[string]string{"SYSTEMTAP_DIR": sysdir, "SYSTEMTAP_STAPRUN": staprunPath}
-	args := []string{"--server=" + s.addr, "--ssl=" + s.certDir, "-e", "probe begin { exit() }"}
+	args := []string{"--server=" + s.Addr, "--ssl=" + s.CertDir, "-e", "probe begin { exit() }"}
 	miss := runEnv(t, nil, vars, args...)
 	require.Equal(t, 0, miss.code, miss.stderr)
-	<-s.requests
+	<-s.Requests
 	missArgv := readRec(t, rec, "argv")
 
-	hit := runEnv(t, nil, vars, append([]string{"--server=" + closedPort(t)}, args[1:]...)...)
+	hit := runEnv(t, nil, vars, append([]string{"--server=" + testkit.ClosedPort(t)}, args[1:]...)...)
 	require.Equal(t, 0, hit.code, hit.stderr)
-	assert.Empty(t, s.requests)
+	assert.Empty(t, s.Requests)
 	assert.Equal(t, "\x7fELF module", readRec(t, rec, "module"))
 	resolved := readRec(t, rec, "resolved")
 	assert.True(t, strings.HasPrefix(resolved, hit.tmp+"/stap"), "a copy in the private temp dir: %s", resolved)
 	assert.True(t, strings.HasSuffix(resolved, "/stap000000/"+modName+".ko\n"), resolved)
 	tmpRe := regexp.MustCompile(regexp.QuoteMeta(hit.tmp) + `/stap[A-Za-z0-9]{6}|` + regexp.QuoteMeta(miss.tmp) + `/stap[A-Za-z0-9]{6}`)
 	assert.Equal(t, tmpRe.ReplaceAllString(missArgv, "TMP"), tmpRe.ReplaceAllString(readRec(t, rec, "argv"), "TMP"), "the same staprun command")
-	assert.Empty(t, entries(t, hit.tmp), "the private temp dir is removed")
+	assert.Empty(t, testkit.Entries(t, hit.tmp), "the private temp dir is removed")
 
 	// Another staprun is another key: the module must suit the staprun
 	// that runs it.
@@ -241,7 +232,7 @@ func TestCachePass5(t *testing.T) {
 	vars["SYSTEMTAP_STAPRUN"] = other
 	r := runEnv(t, nil, vars, args...)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Len(t, s.requests, 1)
+	assert.Len(t, s.Requests, 1)
 }
 
 // TestCacheAutoServer: for a user without stapdev, stap chooses server
@@ -254,14 +245,14 @@ func TestCacheAutoServer(t *testing.T) {
 	run := func(server string) result {
 		return runEnv(t, func(e *Env) { e.Credentials = func() Credentials { return Credentials{Stapusr: true} } },
 			map[string]string{"SYSTEMTAP_DIR": sysdir, "SYSTEMTAP_STAPRUN": staprunPath},
-			"--server="+server, "--ssl="+s.certDir, "-e", "probe begin { exit() }")
+			"--server="+server, "--ssl="+s.CertDir, "-e", "probe begin { exit() }")
 	}
-	miss := run(s.addr)
+	miss := run(s.Addr)
 	require.Equal(t, 0, miss.code, miss.stderr)
-	<-s.requests
-	hit := run(closedPort(t))
+	<-s.Requests
+	hit := run(testkit.ClosedPort(t))
 	require.Equal(t, 0, hit.code, hit.stderr)
-	assert.Empty(t, s.requests)
+	assert.Empty(t, s.Requests)
 	assert.Contains(t, miss.stderr, "Using a compile server.\n")
 	assert.Equal(t, miss.stderr, hit.stderr)
 	assert.Equal(t, miss.stdout, hit.stdout)

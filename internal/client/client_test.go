@@ -3,22 +3,11 @@
 package client
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
-	"math/big"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,114 +20,27 @@ import (
 
 	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/request"
+	"github.com/stap-client/stap-client/internal/testkit"
 	"github.com/stap-client/stap-client/internal/transport"
 )
 
-// fakeServer answers every request with a fixed response zip. It stands in
-// for what the real server will not do: hostile and broken responses.
-type fakeServer struct {
-	addr     string
-	certDir  string
-	requests chan []byte
-}
-
-func newCert(t testing.TB) tls.Certificate {
+// startFake is a fake compile server that answers every request with
+// reply. It stands in for what the real server will not do: hostile and
+// broken responses.
+func startFake(t *testing.T, reply []byte) *testkit.FakeServer {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: "Systemtap Compile Server"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-func startFake(t *testing.T, reply []byte) *fakeServer {
-	t.Helper()
-	return startFakeAfter(t, reply, 0)
-}
-
-// startFakeAfter is startFake whose replies take delay.
-func startFakeAfter(t *testing.T, reply []byte, delay time.Duration) *fakeServer {
-	t.Helper()
-	return startFakeFunc(t, func(c net.Conn) {
-		time.Sleep(delay)
-		c.Write(reply)
-	})
-}
-
-// startFakeFunc is the fake server whose reply is written by answer, for
-// replies too large to hold or that break off (reply_test.go).
-func startFakeFunc(t testing.TB, answer func(c net.Conn)) *fakeServer {
-	t.Helper()
-	cert := newCert(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), cert.Certificate[0], 0o644))
-	s := &fakeServer{addr: ln.Addr().String(), certDir: dir, requests: make(chan []byte, 10)}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var hdr [4]byte
-				if _, err := io.ReadFull(c, hdr[:]); err != nil {
-					return
-				}
-				req := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-				if _, err := io.ReadFull(c, req); err != nil {
-					return
-				}
-				select {
-				case s.requests <- req:
-				default: // nobody looks at this one
-				}
-				answer(c)
-			}()
-		}
-	}()
-	return s
-}
-
-type zent struct {
-	name, body string
-	mode       fs.FileMode
-}
-
-func zipOf(t *testing.T, ents ...zent) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for _, e := range ents {
-		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
-		m := e.mode
-		if m == 0 {
-			m = 0o644
-		}
-		h.SetMode(m)
-		w, err := zw.CreateHeader(h)
-		require.NoError(t, err)
-		_, err = w.Write([]byte(e.body))
-		require.NoError(t, err)
-	}
-	require.NoError(t, zw.Close())
-	return b.Bytes()
+	return testkit.StartFake(t, testkit.Fake{Handle: testkit.Reply(reply)})
 }
 
 const modName = "stap_0123456789abcdef0123456789abcdef_1"
 
 func goodP4(t *testing.T) []byte {
-	return zipOf(t,
-		zent{name: "version", body: "4.8"}, zent{name: "rc", body: "0"},
-		zent{name: "stdout", body: "/srv/cache/" + modName + ".ko\n"}, zent{name: "stderr", body: ""},
-		zent{name: "stap000000/", mode: fs.ModeDir | 0o755},
-		zent{name: "stap000000/" + modName + ".ko", body: "\x7fELF module"},
-		zent{name: "stap000000/" + modName + ".ko.sgn", body: "sig"},
+	return testkit.ServerZip(t,
+		testkit.ZipEntry{Name: "version", Body: "4.8"}, testkit.ZipEntry{Name: "rc", Body: "0"},
+		testkit.ZipEntry{Name: "stdout", Body: "/srv/cache/" + modName + ".ko\n"}, testkit.ZipEntry{Name: "stderr", Body: ""},
+		testkit.ZipEntry{Name: "stap000000/", Mode: fs.ModeDir | 0o755},
+		testkit.ZipEntry{Name: "stap000000/" + modName + ".ko", Body: "\x7fELF module"},
+		testkit.ZipEntry{Name: "stap000000/" + modName + ".ko.sgn", Body: "sig"},
 	)
 }
 
@@ -216,34 +118,23 @@ func runEnv(t *testing.T, adjust func(*Env), vars map[string]string, args ...str
 	return result{code: code, stdout: so.String(), stderr: se.String(), cwd: cwd, tmp: tmp}
 }
 
-func entries(t testing.TB, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
 func TestRunSavesModule(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+	r := runClient(t, "--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, modName+".ko\n", r.stdout)
 	assert.Empty(t, r.stderr)
-	assert.ElementsMatch(t, []string{modName + ".ko", modName + ".ko.sgn"}, entries(t, r.cwd))
-	assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed")
-	req := <-s.requests
+	assert.ElementsMatch(t, []string{modName + ".ko", modName + ".ko.sgn"}, testkit.Entries(t, r.cwd))
+	assert.Empty(t, testkit.Entries(t, r.tmp), "the private temp dir is removed")
+	req := <-s.Requests
 	assert.NotEmpty(t, req)
 }
 
 func TestRunKeepTmp(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-k", "-p4", "-e", "probe begin { exit() }")
+	r := runClient(t, "--server="+s.Addr, "--ssl="+s.CertDir, "-k", "-p4", "-e", "probe begin { exit() }")
 	require.Equal(t, 0, r.code, r.stderr)
-	kept := entries(t, r.tmp)
+	kept := testkit.Entries(t, r.tmp)
 	require.Len(t, kept, 1)
 	assert.Contains(t, r.stderr, "Keeping temporary directory \""+filepath.Join(r.tmp, kept[0])+"\"")
 	fi, err := os.Stat(filepath.Join(r.tmp, kept[0]))
@@ -257,21 +148,21 @@ func TestRunHostileResponses(t *testing.T) {
 		reply []byte
 		want  string
 	}{
-		{"path escape", zipOf(t, zent{name: "../../escape", body: "x"}), "contains .."},
-		{"absolute", zipOf(t, zent{name: "/tmp/abs-escape", body: "x"}), "not a relative path"},
-		{"link out", zipOf(t, zent{name: "stap000000/l", body: "/etc", mode: fs.ModeSymlink | 0o777}), "link leads out"},
+		{"path escape", testkit.ServerZip(t, testkit.ZipEntry{Name: "../../escape", Body: "x"}), "contains .."},
+		{"absolute", testkit.ServerZip(t, testkit.ZipEntry{Name: "/tmp/abs-escape", Body: "x"}), "not a relative path"},
+		{"link out", testkit.ServerZip(t, testkit.ZipEntry{Name: "stap000000/l", Body: "/etc", Mode: fs.ModeSymlink | 0o777}), "link leads out"},
 		{"not a zip", []byte("this is not a zip file at all"), "Unable to unzip the server response"},
-		{"no rc", zipOf(t, zent{name: "version", body: "4.8"}), "Unable to open file '"},
+		{"no rc", testkit.ServerZip(t, testkit.ZipEntry{Name: "version", Body: "4.8"}), "Unable to open file '"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startFake(t, tc.reply)
-			r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+			r := runClient(t, "--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 			assert.Equal(t, 1, r.code)
 			assert.Contains(t, r.stderr, tc.want)
 			assert.Contains(t, r.stderr, "Passes: via server failed.  Try again with another '-v' option.")
-			assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed on failure too")
-			assert.Empty(t, entries(t, r.cwd), "nothing written to the cwd")
+			assert.Empty(t, testkit.Entries(t, r.tmp), "the private temp dir is removed on failure too")
+			assert.Empty(t, testkit.Entries(t, r.cwd), "nothing written to the cwd")
 			_, err := os.Lstat("/tmp/abs-escape")
 			assert.True(t, os.IsNotExist(err))
 		})
@@ -281,16 +172,16 @@ func TestRunHostileResponses(t *testing.T) {
 func TestRunUntrustedSendsNothing(t *testing.T) {
 	s := startFake(t, goodP4(t))
 	other := t.TempDir()
-	r := runClient(t, "--server="+s.addr, "--ssl="+other, "-p2", "-e", "probe begin {}")
+	r := runClient(t, "--server="+s.Addr, "--ssl="+other, "-p2", "-e", "probe begin {}")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "Unable to connect to a server.\n")
 	assert.Contains(t, r.stderr, "not trusted")
 	select {
-	case <-s.requests:
+	case <-s.Requests:
 		t.Fatal("a request reached an untrusted server")
 	case <-time.After(100 * time.Millisecond):
 	}
-	assert.Empty(t, entries(t, r.tmp))
+	assert.Empty(t, testkit.Entries(t, r.tmp))
 }
 
 func TestRunNoReplyOversize(t *testing.T) {
@@ -298,7 +189,7 @@ func TestRunNoReplyOversize(t *testing.T) {
 	// stap-serverd does for requests over its limits.
 	s := startFake(t, nil)
 	big := strings.Repeat("# padding\n", 6000)
-	r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p2", "-e", "probe begin {}"+big)
+	r := runClient(t, "--server="+s.Addr, "--ssl="+s.CertDir, "-p2", "-e", "probe begin {}"+big)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "WARNING: the request is")
 	assert.Contains(t, r.stderr, "Unable to unzip the server response")
@@ -326,43 +217,22 @@ func TestRunBadSpec(t *testing.T) {
 // A refused port and a dead address fail over quickly to the next server.
 func TestRunFailover(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	refused := ln.Addr().String()
-	ln.Close()
-	r := runClient(t, "--server="+refused, "--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+	refused := testkit.ClosedPort(t)
+	r := runClient(t, "--server="+refused, "--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, modName+".ko\n", r.stdout)
 }
 
 // An expired certificate gets stap's one extra round after 2 s.
 func TestRunExpiredRetriesOnce(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	conns := make(chan struct{}, 10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns <- struct{}{}
-			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
-		}
-	}()
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), der, 0o644))
-	r := runClient(t, "--server="+ln.Addr().String(), "--ssl="+dir, "-vv", "-p2", "-e", "probe begin {}")
+	cert := testkit.Cert(t, testkit.CertSpec{Serial: 7, NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	s := testkit.StartFake(t, testkit.Fake{Cert: &cert, Handle: testkit.Reply(nil)})
+	r := runClient(t, "--server="+s.Addr, "--ssl="+s.CertDir, "-vv", "-p2", "-e", "probe begin {}")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "The server's certificate was expired. Trying again\n")
 	assert.Contains(t, r.stderr, "certificate has expired")
-	assert.Len(t, conns, 2, "one round, then one more")
+	_, conns := s.Got()
+	assert.Equal(t, 2, conns, "one round, then one more")
 }
 
 // A legacy dbm: database is skipped with the conversion command; the next
@@ -371,7 +241,7 @@ func TestRunLegacyDatabaseHint(t *testing.T) {
 	s := startFake(t, goodP4(t))
 	legacy, err := filepath.Abs("../certdb/testdata/db/legacy")
 	require.NoError(t, err)
-	r := runClient(t, "--server="+s.addr, "--ssl="+legacy, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+	r := runClient(t, "--server="+s.Addr, "--ssl="+legacy, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "stap-client: WARNING: "+legacy+" holds a legacy NSS database (cert8.db), which stap-client cannot read; convert it with: certutil -M -n stap-server -t P,P,P -d sql:"+legacy+" && chmod 644 "+legacy+"/*.db\n", r.stderr)
 }
@@ -385,16 +255,16 @@ func TestRunDiscovery(t *testing.T) {
 	untrusted.Instance, untrusted.Host, untrusted.Certinfo, untrusted.Addrs = "on srvb", "srvb.local", "00:01:02:03:04", []netip.Addr{netip.MustParseAddr("127.0.0.9")}
 
 	t.Run("default spec picks the compatible trusted server", func(t *testing.T) {
-		r := runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		r := runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Equal(t, modName+".ko\n", r.stdout)
 	})
 	t.Run("host without a port", func(t *testing.T) {
-		r := runClientWith(t, servicesAt{untrusted, good}, "--server=srva", "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		r := runClientWith(t, servicesAt{untrusted, good}, "--server=srva", "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 		require.Equal(t, 0, r.code, r.stderr)
 	})
 	t.Run("nothing suitable: stap's lines and why", func(t *testing.T) {
-		r := runClientWith(t, servicesAt{otherRel, untrusted}, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		r := runClientWith(t, servicesAt{otherRel, untrusted}, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 		assert.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "Unable to find a suitable compile server.  [man stap-server]\nThe following servers are online:\n")
 		assert.Contains(t, r.stderr, "No servers matched the selection criteria of online,trusted,compatible.\n")
@@ -403,15 +273,15 @@ func TestRunDiscovery(t *testing.T) {
 		assert.True(t, strings.HasSuffix(r.stderr, "Passes: via server failed.  Try again with another '-v' option.\n"), r.stderr)
 	})
 	t.Run("--list-servers", func(t *testing.T) {
-		r := runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.certDir, "--list-servers")
+		r := runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.CertDir, "--list-servers")
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Equal(t, "Systemtap Compile Server Status for 'online,trusted,compatible'\n"+good.Candidate(0).String()+"\n", r.stderr)
 		assert.Empty(t, r.stdout)
-		r = runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.certDir, "--list-servers=online,bogus")
+		r = runClientWith(t, servicesAt{otherRel, untrusted, good}, "--ssl="+s.CertDir, "--list-servers=online,bogus")
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Equal(t, "WARNING: unsupported compile server property: bogus\nSystemtap Compile Server Status for 'online,bogus'\n"+
 			otherRel.Candidate(0).String()+"\n"+untrusted.Candidate(0).String()+"\n"+good.Candidate(0).String()+"\n", r.stderr)
-		r = runClientWith(t, servicesAt{otherRel, good}, "--ssl="+s.certDir, "--list-servers=online", "--json")
+		r = runClientWith(t, servicesAt{otherRel, good}, "--ssl="+s.CertDir, "--list-servers=online", "--json")
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Empty(t, r.stderr)
 		var doc struct {

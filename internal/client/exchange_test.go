@@ -3,91 +3,41 @@
 package client
 
 import (
-	"crypto/tls"
-	"encoding/binary"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
-// busyFake is a compile server whose only worker is busy: it takes the TCP
-// connection at once but starts the TLS handshake only after busy, then
-// answers after compile, sending the reply in two halves drip apart.
-type busyFake struct {
-	addr, certDir string
-	mu            sync.Mutex
-	requests      int
-}
-
-func startBusyFake(t *testing.T, reply []byte, busy, compile, drip time.Duration) *busyFake {
+// startBusyFake is a compile server whose only worker is busy: it takes
+// the TCP connection at once but starts the TLS handshake only after busy,
+// then answers after compile, sending the reply in two halves drip apart.
+func startBusyFake(t *testing.T, reply []byte, busy, compile, drip time.Duration) *testkit.FakeServer {
 	t.Helper()
-	cert := newCert(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "stap.cert"), cert.Certificate[0], 0o644))
-	s := &busyFake{addr: ln.Addr().String(), certDir: dir}
-	var wg sync.WaitGroup
-	quit := make(chan struct{})
-	pause := func(d time.Duration) bool {
-		select {
-		case <-quit:
-			return false
-		case <-time.After(d):
-			return true
+	ended := testkit.Ended(t)
+	return testkit.StartFake(t, testkit.Fake{Delay: busy, Handle: func(c net.Conn, _ []byte) {
+		if !testkit.Pause(ended, compile) {
+			return
 		}
-	}
-	t.Cleanup(func() { close(quit); ln.Close(); wg.Wait() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				if !pause(busy) {
-					return
-				}
-				tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
-				var hdr [4]byte
-				if _, err := io.ReadFull(tc, hdr[:]); err != nil {
-					return
-				}
-				if _, err := io.ReadFull(tc, make([]byte, binary.BigEndian.Uint32(hdr[:]))); err != nil {
-					return
-				}
-				s.mu.Lock()
-				s.requests++
-				s.mu.Unlock()
-				if !pause(compile) {
-					return
-				}
-				half := len(reply) / 2
-				tc.Write(reply[:half])
-				if pause(drip) {
-					tc.Write(reply[half:])
-				}
-			}()
+		half := len(reply) / 2
+		c.Write(reply[:half])
+		if testkit.Pause(ended, drip) {
+			c.Write(reply[half:])
 		}
-	}()
-	return s
+	}})
 }
 
-func (s *busyFake) got() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
+// requestsTo counts the requests s received.
+func requestsTo(s *testkit.FakeServer) int {
+	n, _ := s.Got()
+	return n
 }
 
 // A busy server is the last hope: it is waited for, and the terminal's
@@ -96,14 +46,14 @@ func TestRunWaitsForBusyServer(t *testing.T) {
 	s := startBusyFake(t, goodP4(t), 1500*time.Millisecond, 1200*time.Millisecond, 1200*time.Millisecond)
 	term := &fakeTerminal{tty: true}
 	res := runEnv(t, func(e *Env) { e.Stderr = term }, nil,
-		"--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		"--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 	out := term.String()
 	require.Equal(t, 0, res.code, out)
 	assert.Equal(t, modName+".ko\n", res.stdout)
-	assert.Contains(t, out, "stap-client: waiting for a free worker on "+s.addr+" for 1s")
-	assert.Contains(t, out, "stap-client: compiling on "+s.addr+" for ")
-	assert.Contains(t, out, "stap-client: receiving 0.0 MB from "+s.addr+" for ")
-	assert.Equal(t, 1, s.got())
+	assert.Contains(t, out, "stap-client: waiting for a free worker on "+s.Addr+" for 1s")
+	assert.Contains(t, out, "stap-client: compiling on "+s.Addr+" for ")
+	assert.Contains(t, out, "stap-client: receiving 0.0 MB from "+s.Addr+" for ")
+	assert.Equal(t, 1, requestsTo(s))
 }
 
 // With a second, idle server in the list, the idle one answers first; -v
@@ -113,18 +63,18 @@ func TestRunRacesPastBusyServer(t *testing.T) {
 	busy := startBusyFake(t, goodP4(t), time.Hour, 0, 0)
 	idle := startFake(t, goodP4(t))
 	ssl := t.TempDir()
-	for _, d := range []string{busy.certDir, idle.certDir} {
+	for _, d := range []string{busy.CertDir, idle.CertDir} {
 		b, err := os.ReadFile(filepath.Join(d, "stap.cert"))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(ssl, filepath.Base(d)+".cert"), b, 0o644))
 	}
 	start := time.Now()
-	res := runClient(t, "-v", "--server="+busy.addr, "--server="+idle.addr, "--ssl="+ssl, "-p4", "-e", "probe begin { exit() }")
+	res := runClient(t, "-v", "--server="+busy.Addr, "--server="+idle.Addr, "--ssl="+ssl, "-p4", "-e", "probe begin { exit() }")
 	took := time.Since(start)
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "passed over: connected, but its handshake was still waiting (a busy server) when server")
-	assert.Contains(t, res.stderr, "Passes: via server  host=unknown address=127.0.0.1 port="+portOf(t, idle.addr))
-	assert.Zero(t, busy.got())
+	assert.Contains(t, res.stderr, "Passes: via server  host=unknown address=127.0.0.1 port="+portOf(t, idle.Addr))
+	assert.Zero(t, requestsTo(busy))
 	assert.Less(t, took, 3*time.Second, "the stagger, not a deadline, decides")
 }
 
@@ -159,14 +109,14 @@ func TestRunInterruptedInEachPhase(t *testing.T) {
 				sigs <- syscall.SIGINT
 			}()
 			res := runEnv(t, func(e *Env) { e.Signals = sigs }, nil,
-				"--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+				"--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 			ended := time.Now()
 			assert.Equal(t, 1, res.code)
-			assert.Equal(t, "stap-client: ERROR: interrupted while "+tt.want+s.addr+"\n", res.stderr)
+			assert.Equal(t, "stap-client: ERROR: interrupted while "+tt.want+s.Addr+"\n", res.stderr)
 			assert.NotContains(t, res.stderr, "Unable to connect")
 			assert.Less(t, ended.Sub(signalled), time.Second)
-			assert.Empty(t, entries(t, res.tmp), "nothing left in the temp dir's parent")
-			assert.Empty(t, entries(t, res.cwd))
+			assert.Empty(t, testkit.Entries(t, res.tmp), "nothing left in the temp dir's parent")
+			assert.Empty(t, testkit.Entries(t, res.cwd))
 		})
 	}
 }
@@ -174,25 +124,19 @@ func TestRunInterruptedInEachPhase(t *testing.T) {
 // Interrupting a run whose only server cannot be reached yet (refused, being
 // tried again) says so too.
 func TestRunInterruptedConnecting(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.ClosedPort(t)
 	sigs := make(chan os.Signal, 1)
 	time.AfterFunc(1500*time.Millisecond, func() { sigs <- syscall.SIGTERM })
 	res := runEnv(t, func(e *Env) { e.Signals = sigs }, nil, "--server="+addr, "-p4", "-e", "probe begin { exit() }")
 	assert.Equal(t, 1, res.code)
 	assert.Equal(t, "stap-client: ERROR: interrupted while connecting to "+addr+"\n", res.stderr)
-	assert.Empty(t, entries(t, res.tmp))
+	assert.Empty(t, testkit.Entries(t, res.tmp))
 }
 
 // A refused server, alone, is tried as stap tries it (5 times, 1 s apart)
 // before its failure is reported.
 func TestRunRefusedIsTriedAgain(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.ClosedPort(t)
 	start := time.Now()
 	res := runClient(t, "-vv", "--server="+addr, "-p4", "-e", "probe begin { exit() }")
 	assert.Equal(t, 1, res.code)
@@ -205,14 +149,14 @@ func TestRunRefusedIsTriedAgain(t *testing.T) {
 // takes the connection; a value that is no duration is one line, exit 1.
 func TestRunConnectTimeout(t *testing.T) {
 	busy := startBusyFake(t, goodP4(t), time.Hour, 0, 0)
-	args := []string{"--server=" + busy.addr, "--ssl=" + busy.certDir, "-p4", "-e", "probe begin { exit() }"}
+	args := []string{"--server=" + busy.Addr, "--ssl=" + busy.CertDir, "-p4", "-e", "probe begin { exit() }"}
 	start := time.Now()
 	res := runEnv(t, nil, map[string]string{ConnectTimeoutEnv: "300ms"}, args...)
 	assert.Equal(t, 1, res.code)
 	assert.Less(t, time.Since(start), 3*time.Second)
 	assert.Contains(t, res.stderr, "Unable to connect to a server.")
 	assert.Contains(t, res.stderr, "timed out: no trusted answer within 300ms")
-	assert.Empty(t, entries(t, res.tmp))
+	assert.Empty(t, testkit.Entries(t, res.tmp))
 
 	res = runEnv(t, nil, map[string]string{ConnectTimeoutEnv: "soon"}, args...)
 	assert.Equal(t, 1, res.code)
@@ -228,5 +172,5 @@ func TestRunInterruptedDiscovering(t *testing.T) {
 	assert.Equal(t, 1, res.code)
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.Equal(t, "stap-client: ERROR: interrupted while looking for compile servers\n", res.stderr)
-	assert.Empty(t, entries(t, res.tmp))
+	assert.Empty(t, testkit.Entries(t, res.tmp))
 }

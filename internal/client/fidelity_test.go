@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // Saving NAME.ko replaces what is there as stap's rename does: a link (its
@@ -37,7 +39,7 @@ func TestRunSavesOverWhatIsThere(t *testing.T) {
 			s := startFake(t, goodP4(t))
 			var cwd string
 			r := runEnv(t, func(e *Env) { cwd = e.Cwd; tc.prepare(t, cwd) }, nil,
-				"--server="+s.addr, "--ssl="+s.certDir, "-p4", "-m", "m", "-e", "probe begin { exit() }")
+				"--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-m", "m", "-e", "probe begin { exit() }")
 			assert.Equal(t, 0, r.code, "stap exits 0 even when the copy fails")
 			if tc.stderr == "" {
 				assert.Empty(t, r.stderr)
@@ -59,16 +61,16 @@ func TestRunTmpdirOption(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		s := startFake(t, goodP4(t))
 		dir := filepath.Join(t.TempDir(), "a", "b")
-		args := []string{"--server=" + s.addr, "--ssl=" + s.certDir, "-p4", "--tmpdir=" + dir, "-e", "probe begin { exit() }"}
+		args := []string{"--server=" + s.Addr, "--ssl=" + s.CertDir, "-p4", "--tmpdir=" + dir, "-e", "probe begin { exit() }"}
 		if keep {
 			args = append(args, "-k")
 		}
 		r := runEnv(t, nil, nil, args...)
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Empty(t, r.stderr, "no Keeping line")
-		assert.Subset(t, entries(t, dir), []string{"client", "client.zip", "server", "server.zip", modName + ".ko"})
+		assert.Subset(t, testkit.Entries(t, dir), []string{"client", "client.zip", "server", "server.zip", modName + ".ko"})
 		assert.FileExists(t, filepath.Join(dir, "client", "argv1"))
-		assert.Empty(t, entries(t, r.tmp), "nothing made in TMPDIR")
+		assert.Empty(t, testkit.Entries(t, r.tmp), "nothing made in TMPDIR")
 
 		again := runEnv(t, nil, nil, args...)
 		assert.Equal(t, 1, again.code)
@@ -89,7 +91,7 @@ func TestRunUnusableTMPDIR(t *testing.T) {
 		assert.Equal(t, 1, r.code)
 		assert.Regexp(t, want, r.stderr)
 	}
-	assert.Empty(t, entries(t, filepath.Join(base, "a b")), "the checked dir is removed")
+	assert.Empty(t, testkit.Entries(t, filepath.Join(base, "a b")), "the checked dir is removed")
 }
 
 // -w silences stap's warning about another kernel release.
@@ -97,7 +99,7 @@ func TestRunSuppressWarnings(t *testing.T) {
 	const warning = "WARNING: kernel release/architecture mismatch with host forces last-pass 4.\n"
 	for _, w := range []bool{false, true} {
 		s := startFake(t, goodP4(t))
-		args := []string{"--server=" + s.addr, "--ssl=" + s.certDir, "-r", "5.0.0-other", "-e", "probe begin { exit() }"}
+		args := []string{"--server=" + s.Addr, "--ssl=" + s.CertDir, "-r", "5.0.0-other", "-e", "probe begin { exit() }"}
 		if w {
 			args = append([]string{"-w"}, args...)
 		}

@@ -13,13 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/discovery"
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // advertised is how mDNS would show the fake server s: a 4.8 server for
 // 6.1.0-56-amd64 x86_64 on srva.local.
-func advertised(t *testing.T, s *fakeServer) discovery.Service {
+func advertised(t *testing.T, s *testkit.FakeServer) discovery.Service {
 	t.Helper()
-	ap, serial := s.addrSerial(t)
+	ap, serial := addrSerial(t, s)
 	return discovery.Service{Instance: "Systemtap Compile Server on srva", Host: "srva.local", Port: ap.Port(),
 		Addrs: []netip.Addr{ap.Addr()}, Sysinfo: "6.1.0-56-amd64 x86_64", Certinfo: serial, Version: "4.8"}
 }
@@ -52,17 +53,17 @@ func TestDiscoveryPrefersStaprunGeneration(t *testing.T) {
 	env := map[string]string{"SYSTEMTAP_STAPRUN": staprunPath}
 	browse := func(e *Env) { e.Browser = servicesAt{modern, old} }
 
-	r := runEnv(t, browse, env, "--ssl="+s.certDir, "-v", "-e", script)
+	r := runEnv(t, browse, env, "--ssl="+s.CertDir, "-v", "-e", script)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "Passes: via server  host=old.local")
 	assert.FileExists(t, filepath.Join(rec, "argv"), "staprun ran")
 
 	// -p4 does not reach pass 5: the version order stands.
-	r = runEnv(t, browse, env, "--ssl="+s.certDir, "-v", "-p4", "-e", script)
+	r = runEnv(t, browse, env, "--ssl="+s.CertDir, "-v", "-p4", "-e", script)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "Passes: via server  host=new.local")
 
-	r = runEnv(t, browse, env, "--ssl="+s.certDir, "--list-servers=online", "--json")
+	r = runEnv(t, browse, env, "--ssl="+s.CertDir, "--list-servers=online", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var doc struct {
 		Queries []struct {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // recorder is a stand-in for staprun: it records its argv, the module it
@@ -77,7 +79,7 @@ const script = "probe begin { printf(\"Hello World!\\n\"); exit() }"
 func TestPass5Runs(t *testing.T) {
 	s := startFake(t, goodP4(t))
 	r := runPass5(t, `echo "Hello World!"
-`, nil, "--server="+s.addr, "--ssl="+s.certDir, "-e", script, "-G", "g=1", "-o", "out.txt")
+`, nil, "--server="+s.Addr, "--ssl="+s.CertDir, "-e", script, "-G", "g=1", "-o", "out.txt")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "Hello World!\n", r.stdout, "staprun's output, and no module name as in -p4")
 	assert.Empty(t, r.stderr)
@@ -85,13 +87,13 @@ func TestPass5Runs(t *testing.T) {
 	// The link in the temp dir leads to the server's file, name unchanged.
 	assert.True(t, strings.HasSuffix(readRec(t, r.rec, "resolved"), "/server/stap000000/"+modName+".ko\n"))
 	assert.Equal(t, "\x7fELF module", readRec(t, r.rec, "module"))
-	assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed after staprun")
-	assert.Empty(t, entries(t, r.cwd), "nothing saved without -m")
+	assert.Empty(t, testkit.Entries(t, r.tmp), "the private temp dir is removed after staprun")
+	assert.Empty(t, testkit.Entries(t, r.cwd), "nothing saved without -m")
 }
 
 func TestPass5Verbose(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	r := runPass5(t, "exit 0\n", nil, "--server="+s.addr, "--ssl="+s.certDir, "-vv", "-e", script)
+	r := runPass5(t, "exit 0\n", nil, "--server="+s.Addr, "--ssl="+s.CertDir, "-vv", "-e", script)
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(r.stderr, "\n")
 	var p5 []string
@@ -109,24 +111,24 @@ func TestPass5Verbose(t *testing.T) {
 
 func TestPass5Fails(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	r := runPass5(t, "echo 'ERROR: boom' >&2; exit 3\n", nil, "--server="+s.addr, "--ssl="+s.certDir, "-e", script)
+	r := runPass5(t, "echo 'ERROR: boom' >&2; exit 3\n", nil, "--server="+s.Addr, "--ssl="+s.CertDir, "-e", script)
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "ERROR: boom\nWARNING: "+r.staprun+" exited with status: 3\nPass 5: run failed.  [man error::pass5]\n", r.stderr)
-	assert.Empty(t, entries(t, r.tmp))
+	assert.Empty(t, testkit.Entries(t, r.tmp))
 }
 
 func TestPass5ModuleName(t *testing.T) {
-	reply := zipOf(t,
-		zent{name: "version", body: "4.8"}, zent{name: "rc", body: "0"},
-		zent{name: "stdout", body: ""}, zent{name: "stderr", body: ""},
-		zent{name: "stap000000/", mode: fs.ModeDir | 0o755},
-		zent{name: "stap000000/mymod.ko", body: "\x7fELF mymod"},
+	reply := testkit.ServerZip(t,
+		testkit.ZipEntry{Name: "version", Body: "4.8"}, testkit.ZipEntry{Name: "rc", Body: "0"},
+		testkit.ZipEntry{Name: "stdout", Body: ""}, testkit.ZipEntry{Name: "stderr", Body: ""},
+		testkit.ZipEntry{Name: "stap000000/", Mode: fs.ModeDir | 0o755},
+		testkit.ZipEntry{Name: "stap000000/mymod.ko", Body: "\x7fELF mymod"},
 	)
 	s := startFake(t, reply)
-	r := runPass5(t, "exit 0\n", nil, "--server="+s.addr, "--ssl="+s.certDir, "-m", "mymod", "-F", "-x", "1", "-e", script)
+	r := runPass5(t, "exit 0\n", nil, "--server="+s.Addr, "--ssl="+s.CertDir, "-m", "mymod", "-F", "-x", "1", "-e", script)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, []string{"-t", "1", "-L", "TMP/mymod.ko"}, argvOf(t, r), "no -R with -m")
-	assert.Equal(t, []string{"mymod.ko"}, entries(t, r.cwd), "-m saves the module, as stap does")
+	assert.Equal(t, []string{"mymod.ko"}, testkit.Entries(t, r.cwd), "-m saves the module, as stap does")
 	assert.Empty(t, r.stdout)
 }
 
@@ -144,7 +146,7 @@ func TestPass5GenerationMismatch(t *testing.T) {
 		require.NoError(t, err)
 		probe := "[ \"$1\" = -V ] && [ -t 1 ] && { echo 'Systemtap module loader/runner (version " + tt.version + ", test)'; exit 0; }\n"
 		require.NoError(t, os.WriteFile(staprunPath, []byte(strings.Replace(string(body), "#!/bin/sh\n", "#!/bin/sh\n"+probe, 1)), 0o755))
-		r := runPass5With(t, staprunPath, rec, nil, "--server="+s.addr, "--ssl="+s.certDir, "-e", script)
+		r := runPass5With(t, staprunPath, rec, nil, "--server="+s.Addr, "--ssl="+s.CertDir, "-e", script)
 		assert.Equal(t, tt.code, r.code, r.stderr)
 		if tt.code == 1 {
 			assert.Equal(t, "stap-client: ERROR: the module was built by a systemtap 4.8 server, which the local staprun 5.1 cannot run (systemtap 5.0 changed the module/staprun transport); use a compile server of systemtap 5.0 or later, or a local systemtap-runtime older than 5.0 (-p4 keeps the module)\n", r.stderr)
@@ -166,7 +168,7 @@ while :; do sleep 0.05; done
 	staprunPath, rec := recorder(t, body)
 	done := make(chan p5run, 1)
 	go func() {
-		done <- runPass5With(t, staprunPath, rec, sigs, "--server="+s.addr, "--ssl="+s.certDir, "-e", "probe timer.s(1) { }")
+		done <- runPass5With(t, staprunPath, rec, sigs, "--server="+s.Addr, "--ssl="+s.CertDir, "-e", "probe timer.s(1) { }")
 	}()
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(filepath.Join(rec, "ready"))
@@ -182,15 +184,15 @@ while :; do sleep 0.05; done
 	assert.Equal(t, 0, r.code, "an interrupted pass 5 whose staprun exits 0 succeeds: %s", r.stderr)
 	assert.Equal(t, "TERM\n", readRec(t, r.rec, "terms"))
 	assert.Empty(t, r.stderr)
-	assert.Empty(t, entries(t, r.tmp))
+	assert.Empty(t, testkit.Entries(t, r.tmp))
 }
 
 func TestPass5NotAfterEarlyInterrupt(t *testing.T) {
 	s := startFake(t, goodP4(t))
 	sigs := make(chan os.Signal, 1)
 	sigs <- syscall.SIGINT // before anything: the compile is cancelled
-	r := runPass5(t, "exit 0\n", sigs, "--server="+s.addr, "--ssl="+s.certDir, "-e", script)
+	r := runPass5(t, "exit 0\n", sigs, "--server="+s.Addr, "--ssl="+s.CertDir, "-e", script)
 	assert.Equal(t, 1, r.code)
 	assert.NoFileExists(t, filepath.Join(r.rec, "argv"), "staprun never ran")
-	assert.Empty(t, entries(t, r.tmp))
+	assert.Empty(t, testkit.Entries(t, r.tmp))
 }

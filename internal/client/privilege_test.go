@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // requestArgv reads argv1..N from a request zip.
@@ -78,10 +80,10 @@ func TestPass5PrivilegeAdjust(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startFake(t, goodP4(t))
-			args := append([]string{"--server=" + s.addr, "--ssl=" + s.certDir}, tc.args...)
+			args := append([]string{"--server=" + s.Addr, "--ssl=" + s.CertDir}, tc.args...)
 			r := runAs(t, tc.creds, append(args, "-e", "probe begin { exit() }")...)
 			require.Equal(t, 0, r.code, r.stderr)
-			argv := requestArgv(t, <-s.requests)
+			argv := requestArgv(t, <-s.Requests)
 			var priv []string
 			for _, a := range argv {
 				if strings.HasPrefix(a, "--privilege") {
@@ -113,7 +115,7 @@ func TestPass5NormalUserRefused(t *testing.T) {
 		"You should either be root, or be part of the group \"stapusr\" and possibly one of the groups \"stapsys\" or \"stapdev\".  [man stap]\n"+
 		"Try '--help' for more information. [man stap-client]\n"+
 		"A message like [man foo] means for more info, run % man foo\n", r.stderr)
-	assert.Empty(t, entries(t, r.tmp))
+	assert.Empty(t, testkit.Entries(t, r.tmp))
 }
 
 func TestPass5GuruNeedsStapdev(t *testing.T) {

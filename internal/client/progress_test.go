@@ -4,6 +4,7 @@ package client
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/progress"
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // fakeTerminal is a stderr that says it is a terminal and records what is
@@ -40,8 +42,11 @@ func (f *fakeTerminal) String() string {
 // startSlowFake is a compile server that takes its time to answer.
 func startSlowFake(t *testing.T, reply []byte, delay time.Duration) (addr, certDir string) {
 	t.Helper()
-	s := startFakeAfter(t, reply, delay)
-	return s.addr, s.certDir
+	s := testkit.StartFake(t, testkit.Fake{Handle: func(c net.Conn, _ []byte) {
+		time.Sleep(delay)
+		c.Write(reply)
+	}})
+	return s.Addr, s.CertDir
 }
 
 // TestRunProgress runs whole invocations against a server that compiles for

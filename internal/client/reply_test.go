@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/response"
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // Replies too large to hold: the fake server streams them, and the real
@@ -65,20 +66,20 @@ func newBigEntry(t testing.TB, name string, chunk []byte, count int) *bigEntry {
 func (e *bigEntry) size() int64 { return int64(len(e.chunk)) * int64(e.count) }
 
 // writeReply writes a response zip: the small entries, then the big ones.
-func writeReply(w io.Writer, small []zent, big ...*bigEntry) error {
+func writeReply(w io.Writer, small []testkit.ZipEntry, big ...*bigEntry) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	zw := zip.NewWriter(bw)
 	for _, e := range small {
-		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		h := &zip.FileHeader{Name: e.Name, Method: zip.Deflate}
 		h.SetMode(0o644)
-		if e.mode != 0 {
-			h.SetMode(e.mode)
+		if e.Mode != 0 {
+			h.SetMode(e.Mode)
 		}
 		fw, err := zw.CreateHeader(h)
 		if err != nil {
 			return err
 		}
-		if _, err := io.WriteString(fw, e.body); err != nil {
+		if _, err := io.WriteString(fw, e.Body); err != nil {
 			return err
 		}
 	}
@@ -123,7 +124,7 @@ var moduleChunk = sync.OnceValue(func() []byte {
 	return b
 })
 
-var p2Small = []zent{{name: "version", body: "4.8"}, {name: "rc", body: "0"}, {name: "stderr", body: "server stderr\n"}}
+var p2Small = []testkit.ZipEntry{{Name: "version", Body: "4.8"}, {Name: "rc", Body: "0"}, {Name: "stderr", Body: "server stderr\n"}}
 
 // periodic checks that what is written is copies of chunk, and counts it.
 type periodic struct {
@@ -146,38 +147,25 @@ func (p *periodic) Write(b []byte) (int, error) {
 }
 
 var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
+	binOnce    sync.Once
+	binPath    string
+	binErr     error
+	binCleanup func()
 )
 
 // clientBinary is $STAP_CLIENT_BIN (make test builds it), else a build of
 // this tree, removed by TestMain.
 func clientBinary(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		if binPath = os.Getenv("STAP_CLIENT_BIN"); binPath != "" {
-			return
-		}
-		binDir, binErr = os.MkdirTemp("", "stap-client-bin")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "stap-client")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/stap-client").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("building stap-client: %v\n%s", err, out)
-		}
-	})
+	binOnce.Do(func() { binPath, binCleanup, binErr = testkit.TempClient() })
 	require.NoError(t, binErr)
 	return binPath
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	if binCleanup != nil {
+		binCleanup()
 	}
 	os.Exit(code)
 }
@@ -191,10 +179,10 @@ type binRun struct {
 	cwd, tmp string
 }
 
-func startBinary(t testing.TB, s *fakeServer, env []string, args ...string) *binRun {
+func startBinary(t testing.TB, s *testkit.FakeServer, env []string, args ...string) *binRun {
 	t.Helper()
 	r := &binRun{cwd: t.TempDir(), tmp: t.TempDir(), stderr: &bytes.Buffer{}}
-	args = append([]string{"--server=" + s.addr, "--ssl=" + s.certDir}, args...)
+	args = append([]string{"--server=" + s.Addr, "--ssl=" + s.CertDir}, args...)
 	r.cmd = exec.Command(clientBinary(t), args...)
 	r.cmd.Dir = r.cwd
 	r.cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + r.cwd, "TMPDIR=" + r.tmp, DiscoveryTimeoutEnv + "=300ms"}, env...)
@@ -227,12 +215,12 @@ func (r *binRun) wait(t testing.TB) (int, float64) {
 // leftNothing: the temp parent is empty (the private dir was removed).
 func (r *binRun) leftNothing(t testing.TB) {
 	t.Helper()
-	assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed")
+	assert.Empty(t, testkit.Entries(t, r.tmp), "the private temp dir is removed")
 }
 
 // serveBig answers with the small entries and the big ones, streamed.
-func serveBig(t testing.TB, small []zent, big ...*bigEntry) *fakeServer {
-	return startFakeFunc(t, func(c net.Conn) { _ = writeReply(c, small, big...) })
+func serveBig(t testing.TB, small []testkit.ZipEntry, big ...*bigEntry) *testkit.FakeServer {
+	return testkit.StartFake(t, testkit.Fake{Handle: func(c net.Conn, _ []byte) { _ = writeReply(c, small, big...) }})
 }
 
 const maxPeakRSS = 32 // MiB, the bound
@@ -252,7 +240,7 @@ func TestBinaryPrintsOneGBToAPipe(t *testing.T) {
 	assert.LessOrEqual(t, rss, float64(maxPeakRSS), "peak RSS in MiB")
 	t.Logf("1000 MiB stdout: peak RSS %.1f MiB", rss)
 	r.leftNothing(t)
-	assert.Empty(t, entries(t, r.cwd))
+	assert.Empty(t, testkit.Entries(t, r.cwd))
 }
 
 func TestBinaryInterrupted(t *testing.T) {
@@ -260,14 +248,14 @@ func TestBinaryInterrupted(t *testing.T) {
 	// A server that stops after the first bytes of its reply.
 	started, stalled := make(chan struct{}, 1), make(chan struct{})
 	t.Cleanup(func() { close(stalled) })
-	slow := startFakeFunc(t, func(c net.Conn) {
+	slow := testkit.StartFake(t, testkit.Fake{Handle: func(c net.Conn, _ []byte) {
 		_, _ = c.Write([]byte("PK\x03\x04"))
 		started <- struct{}{}
 		<-stalled
-	})
+	}})
 	tests := []struct {
 		name   string
-		server *fakeServer
+		server *testkit.FakeServer
 		sig    syscall.Signal
 		// when waits for the moment to interrupt; it may read stdout.
 		when func(t *testing.T, r *binRun)
@@ -294,7 +282,7 @@ func TestBinaryInterrupted(t *testing.T) {
 			assert.Equal(t, 1, code, r.stderr.String())
 			assert.Less(t, took, time.Second, "the run ends within 1 s of the signal")
 			r.leftNothing(t)
-			assert.Empty(t, entries(t, r.cwd))
+			assert.Empty(t, testkit.Entries(t, r.cwd))
 		})
 	}
 }
@@ -322,71 +310,71 @@ func unpacking(t *testing.T, r *binRun) {
 // and leaves nothing behind.
 func TestRunRefusesReplyOverBudget(t *testing.T) {
 	zeros := newBigEntry(t, "stdout", make([]byte, 1<<20), 256) // 256 MiB of zeros, 256 KiB deflated
-	var many []zent
+	var many []testkit.ZipEntry
 	for i := range 40 {
-		many = append(many, zent{name: fmt.Sprintf("stap000000/f%02d.o", i), body: strings.Repeat("o", 100<<10)})
+		many = append(many, testkit.ZipEntry{Name: fmt.Sprintf("stap000000/f%02d.o", i), Body: strings.Repeat("o", 100<<10)})
 	}
-	var lots []zent
+	var lots []testkit.ZipEntry
 	for i := range 1100 {
-		lots = append(lots, zent{name: fmt.Sprintf("stap000000/e%04d", i)})
+		lots = append(lots, testkit.ZipEntry{Name: fmt.Sprintf("stap000000/e%04d", i)})
 	}
 	tests := []struct {
 		name   string
 		budget string
-		answer func(c net.Conn)
+		answer func(c net.Conn, _ []byte)
 		want   string
 	}{
-		{"zero bomb", "64M", func(c net.Conn) { _ = writeReply(c, p2Small, zeros) },
+		{"zero bomb", "64M", func(c net.Conn, _ []byte) { _ = writeReply(c, p2Small, zeros) },
 			"the reply unpacks to more than 64M; if the server is honest and needs more, set STAP_CLIENT_MAX_REPLY to a larger size (e.g. STAP_CLIENT_MAX_REPLY=128M)"},
-		{"entries adding up past the budget", "1M", func(c net.Conn) { _ = writeReply(c, append(p2Small, many...)) },
+		{"entries adding up past the budget", "1M", func(c net.Conn, _ []byte) { _ = writeReply(c, append(p2Small, many...)) },
 			"the reply unpacks to more than 1M;"},
-		{"too many entries", "1M", func(c net.Conn) { _ = writeReply(c, append(p2Small, lots...)) },
+		{"too many entries", "1M", func(c net.Conn, _ []byte) { _ = writeReply(c, append(p2Small, lots...)) },
 			"the reply has more than 1024 entries; if the server is honest and needs more, set STAP_CLIENT_MAX_REPLY to a larger size (e.g. STAP_CLIENT_MAX_REPLY=2M)"},
-		{"too large on the wire", "1M", func(c net.Conn) { _, _ = c.Write(moduleChunk()); _, _ = c.Write(moduleChunk()) },
+		{"too large on the wire", "1M", func(c net.Conn, _ []byte) { _, _ = c.Write(moduleChunk()); _, _ = c.Write(moduleChunk()) },
 			"the reply is larger than the limit of 1M; if the server is honest"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startFakeFunc(t, tc.answer)
-			r := runEnv(t, nil, map[string]string{response.MaxReplyEnv: tc.budget}, "--server="+s.addr, "--ssl="+s.certDir, "-p2", "-e", "probe begin {}")
+			s := testkit.StartFake(t, testkit.Fake{Handle: tc.answer})
+			r := runEnv(t, nil, map[string]string{response.MaxReplyEnv: tc.budget}, "--server="+s.Addr, "--ssl="+s.CertDir, "-p2", "-e", "probe begin {}")
 			assert.Equal(t, 1, r.code)
 			assert.Contains(t, r.stderr, "stap-client: ERROR: server host=unknown address=127.0.0.1 ")
 			assert.Contains(t, r.stderr, tc.want)
 			assert.NotContains(t, r.stderr, "Unable to connect to a server.")
 			assert.Empty(t, r.stdout)
-			assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed")
-			assert.Empty(t, entries(t, r.cwd))
+			assert.Empty(t, testkit.Entries(t, r.tmp), "the private temp dir is removed")
+			assert.Empty(t, testkit.Entries(t, r.cwd))
 		})
 	}
 }
 
 func TestRunBrokenReplies(t *testing.T) {
-	good := zipOf(t, zent{name: "version", body: "4.8"}, zent{name: "rc", body: "0"},
-		zent{name: "stdout", body: string(moduleChunk()[:20000])})
+	good := testkit.ServerZip(t, testkit.ZipEntry{Name: "version", Body: "4.8"}, testkit.ZipEntry{Name: "rc", Body: "0"},
+		testkit.ZipEntry{Name: "stdout", Body: string(moduleChunk()[:20000])})
 	tests := []struct {
 		name   string
-		answer func(c net.Conn)
+		answer func(c net.Conn, _ []byte)
 		want   []string
 	}{
-		{"reset mid-reply", func(c net.Conn) {
+		{"reset mid-reply", func(c net.Conn, _ []byte) {
 			_, _ = c.Write(good[:1000])
 			time.Sleep(300 * time.Millisecond) // let the client read it
 			reset(c)
 		}, []string{"the connection was reset after 1000 bytes of the reply"}},
-		{"cut short", func(c net.Conn) { _, _ = c.Write(good[:1000]) },
+		{"cut short", func(c net.Conn, _ []byte) { _, _ = c.Write(good[:1000]) },
 			[]string{"Unable to unzip the server response '", "the reply is not a valid zip file (1000 bytes, cut short or malformed)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startFakeFunc(t, tc.answer)
-			r := runClient(t, "--server="+s.addr, "--ssl="+s.certDir, "-p2", "-e", "probe begin {}")
+			s := testkit.StartFake(t, testkit.Fake{Handle: tc.answer})
+			r := runClient(t, "--server="+s.Addr, "--ssl="+s.CertDir, "-p2", "-e", "probe begin {}")
 			assert.Equal(t, 1, r.code)
 			for _, w := range tc.want {
 				assert.Contains(t, r.stderr, w)
 			}
 			assert.NotContains(t, r.stderr, "Unable to connect to a server.")
 			assert.Empty(t, r.stdout)
-			assert.Empty(t, entries(t, r.tmp), "the private temp dir is removed")
+			assert.Empty(t, testkit.Entries(t, r.tmp), "the private temp dir is removed")
 		})
 	}
 }
@@ -406,18 +394,18 @@ func TestRunBadBudget(t *testing.T) {
 	r := runEnv(t, nil, map[string]string{response.MaxReplyEnv: "lots"}, "--server=127.0.0.1:1", "-p2", "-e", "probe begin {}")
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "stap-client: ERROR: STAP_CLIENT_MAX_REPLY: \"lots\" is not a size (e.g. 2G, 512M or a byte count)\n", r.stderr)
-	assert.Empty(t, entries(t, r.tmp))
+	assert.Empty(t, testkit.Entries(t, r.tmp))
 }
 
 // BenchmarkReplyPeakRSS is the memory goal: the binary's peak RSS
 // for large replies, at most 32 MiB each (bench/reply-rss.sh runs it).
 func BenchmarkReplyPeakRSS(b *testing.B) {
 	mod := "stap_0123456789abcdef0123456789abcdef_1"
-	p4Small := []zent{{name: "version", body: "4.8"}, {name: "rc", body: "0"}, {name: "stderr"},
-		{name: "stdout", body: "/srv/" + mod + ".ko\n"}, {name: "stap000000/", mode: os.ModeDir | 0o755}}
+	p4Small := []testkit.ZipEntry{{Name: "version", Body: "4.8"}, {Name: "rc", Body: "0"}, {Name: "stderr"},
+		{Name: "stdout", Body: "/srv/" + mod + ".ko\n"}, {Name: "stap000000/", Mode: os.ModeDir | 0o755}}
 	for _, bc := range []struct {
 		name  string
-		small []zent
+		small []testkit.ZipEntry
 		big   *bigEntry
 		args  []string
 	}{

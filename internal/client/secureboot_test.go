@@ -5,9 +5,7 @@ package client
 import (
 	"archive/zip"
 	"bytes"
-	"io"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/mok"
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // hostRoot is a root file system for a host: the mok package's fixture
@@ -57,18 +55,7 @@ func requestEntry(t *testing.T, req []byte, name string) (string, bool) {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(req), int64(len(req)))
 	require.NoError(t, err)
-	for _, f := range zr.File {
-		if f.Name != name {
-			continue
-		}
-		rc, err := f.Open()
-		require.NoError(t, err)
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		require.NoError(t, err)
-		return string(b), true
-	}
-	return "", false
+	return testkit.ZipBody(t, zr, name)
 }
 
 func withRoot(root fs.FS) func(*Env) { return func(e *Env) { e.Root = root } }
@@ -99,10 +86,10 @@ func TestSecureBootRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startFake(t, goodP4(t))
-			args := append([]string{"--server=" + s.addr, "--ssl=" + s.certDir, "-e", "probe begin { exit() }"}, tc.args...)
+			args := append([]string{"--server=" + s.Addr, "--ssl=" + s.CertDir, "-e", "probe begin { exit() }"}, tc.args...)
 			r := runEnv(t, withRoot(hostRoot(t, tc.tree, tc.sig)), tc.vars, args...)
 			require.Equal(t, 0, r.code, r.stderr)
-			got, sent := requestEntry(t, <-s.requests, "mok_fingerprints")
+			got, sent := requestEntry(t, <-s.Requests, "mok_fingerprints")
 			assert.Equal(t, tc.want != "", sent)
 			assert.Equal(t, tc.want, got)
 			if tc.wantStderr != "" {
@@ -121,9 +108,9 @@ func TestSecureBootMalformedVariable(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, append([]byte{7, 0, 0, 0}, trunc...), 0o644))
 	s := startFake(t, goodP4(t))
 	r := runEnv(t, withRoot(os.DirFS(dir)), map[string]string{"SYSTEMTAP_SIGN": "1"},
-		"--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		"--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 	require.Equal(t, 0, r.code, r.stderr)
-	got, _ := requestEntry(t, <-s.requests, "mok_fingerprints")
+	got, _ := requestEntry(t, <-s.Requests, "mok_fingerprints")
 	assert.Equal(t, "missing\n", got, "treated as no keys")
 	assert.Regexp(t, `^stap-client: WARNING: the enrolled machine owner keys cannot be read: /sys/firmware/efi/efivars/MokListRT-605dab50-e046-4300-abb6-3dd810dd8b23: malformed EFI signature list: [^\n]*; going on as if none were enrolled\nUsing a compile server.\n$`, r.stderr)
 }
@@ -131,22 +118,22 @@ func TestSecureBootMalformedVariable(t *testing.T) {
 // A server with no MOK in common answers with its key, stap's message and
 // rc 1: the key is saved in the cwd, stap's lines are printed, then ours.
 func noMOKReply(t *testing.T, key string) []byte {
-	return zipOf(t,
-		zent{name: "version", body: "4.8"}, zent{name: "rc", body: "1"},
-		zent{name: "stdout", body: ""},
-		zent{name: "stderr", body: "Server: No matching machine owner key (MOK) available on the server to sign the\n module.\n" +
+	return testkit.ServerZip(t,
+		testkit.ZipEntry{Name: "version", Body: "4.8"}, testkit.ZipEntry{Name: "rc", Body: "1"},
+		testkit.ZipEntry{Name: "stdout", Body: ""},
+		testkit.ZipEntry{Name: "stderr", Body: "Server: No matching machine owner key (MOK) available on the server to sign the\n module.\n" +
 			"Server: The server has no machine owner key (MOK) in common with this\nsystem. Use the following command to import a server MOK into this\nsystem, then reboot:\n\n\t# sudo mokutil --import signing_key.x509\n"},
-		zent{name: "signing_key.x509", body: key},
-		zent{name: "stap000000/", mode: fs.ModeDir | 0o755},
-		zent{name: "stap000000/" + modName + ".ko", body: "\x7fELF unsigned"},
+		testkit.ZipEntry{Name: "signing_key.x509", Body: key},
+		testkit.ZipEntry{Name: "stap000000/", Mode: fs.ModeDir | 0o755},
+		testkit.ZipEntry{Name: "stap000000/" + modName + ".ko", Body: "\x7fELF unsigned"},
 	)
 }
 
 func TestSecureBootNoMOKInCommonReply(t *testing.T) {
 	s := startFake(t, noMOKReply(t, "DER key"))
-	r := runEnv(t, withRoot(hostRoot(t, "efivars", "Y")), nil, "--server="+s.addr, "--ssl="+s.certDir, "-e", "probe begin { exit() }")
+	r := runEnv(t, withRoot(hostRoot(t, "efivars", "Y")), nil, "--server="+s.Addr, "--ssl="+s.CertDir, "-e", "probe begin { exit() }")
 	assert.Equal(t, 1, r.code)
-	assert.Equal(t, []string{"signing_key.x509"}, entries(t, r.cwd), "the key, and no module")
+	assert.Equal(t, []string{"signing_key.x509"}, testkit.Entries(t, r.cwd), "the key, and no module")
 	b, err := os.ReadFile(filepath.Join(r.cwd, "signing_key.x509"))
 	require.NoError(t, err)
 	assert.Equal(t, "DER key", string(b))
@@ -157,7 +144,7 @@ func TestSecureBootNoMOKInCommonReply(t *testing.T) {
 		"--use-server was automatically selected in order to request compilation by a compile-server.\n")
 	last := lines[len(lines)-1]
 	assert.True(t, strings.HasPrefix(last, "stap-client: ERROR: the module could not be signed with a key this host trusts: the server has no MOK in common with it; enrol the server's key with 'sudo mokutil --import signing_key.x509', reboot"), last)
-	assert.Empty(t, entries(t, r.tmp))
+	assert.Empty(t, testkit.Entries(t, r.tmp))
 
 	// A different signing_key.x509 of the user's is kept; the new key goes
 	// beside it and our line names it.
@@ -165,12 +152,12 @@ func TestSecureBootNoMOKInCommonReply(t *testing.T) {
 	r = runEnv(t, func(e *Env) {
 		e.Root = hostRoot(t, "efivars", "Y")
 		require.NoError(t, os.WriteFile(filepath.Join(e.Cwd, "signing_key.x509"), []byte("user's own"), 0o600))
-	}, nil, "--server="+s.addr, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+	}, nil, "--server="+s.Addr, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 	assert.Equal(t, 1, r.code)
 	b, err = os.ReadFile(filepath.Join(r.cwd, "signing_key.x509"))
 	require.NoError(t, err)
 	assert.Equal(t, "user's own", string(b))
-	ents := entries(t, r.cwd)
+	ents := testkit.Entries(t, r.cwd)
 	require.Len(t, ents, 2)
 	assert.Regexp(t, `^signing_key-[0-9a-f]{8}\.x509$`, ents[0])
 	assert.Contains(t, r.stderr, "'sudo mokutil --import "+ents[0]+"'")
@@ -182,7 +169,7 @@ func TestSecureBootPass5KeepsName(t *testing.T) {
 	s := startFake(t, goodP4(t))
 	staprunPath, rec := recorder(t, "exit 0\n")
 	r := runEnv(t, withRoot(hostRoot(t, "efivars", "Y")), map[string]string{"SYSTEMTAP_STAPRUN": staprunPath},
-		"--server="+s.addr, "--ssl="+s.certDir, "-e", script)
+		"--server="+s.Addr, "--ssl="+s.CertDir, "-e", script)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, []string{"TMP/" + modName + ".ko"}, argvOf(t, p5run{r, staprunPath, rec}))
 }
@@ -190,36 +177,28 @@ func TestSecureBootPass5KeepsName(t *testing.T) {
 func TestSecureBootDiscovery(t *testing.T) {
 	fps := fixtureMOKs(t)
 	s := startFake(t, goodP4(t))
-	other := s.service(t)
+	other := advertised(t, s)
 	other.MOKs = []string{"00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33"}
 	shared := other
 	shared.Instance, shared.Host, shared.MOKs = "Systemtap Compile Server on srvb", "srvb.local", append(shared.MOKs, fps[2])
 
 	t.Run("no MOK in common", func(t *testing.T) {
-		r := runEnv(t, func(e *Env) { e.Root, e.Browser = hostRoot(t, "efivars", "Y"), servicesAt{other} }, nil, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		r := runEnv(t, func(e *Env) { e.Root, e.Browser = hostRoot(t, "efivars", "Y"), servicesAt{other} }, nil, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 		assert.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "No servers matched the selection criteria of online,trusted,compatible.\n"+
 			"Consider removing the local MOK to associate with a new server\n# sudo mokutil --list-enrolled\n# sudo mokutil --export / --delete  OR  --reset\n")
 		assert.Contains(t, r.stderr, "no MOK in common: the server signs with 00:11:22")
 	})
 	t.Run("a MOK in common", func(t *testing.T) {
-		r := runEnv(t, func(e *Env) { e.Root, e.Browser = hostRoot(t, "efivars", "Y"), servicesAt{other, shared} }, nil, "--ssl="+s.certDir, "-p4", "-e", "probe begin { exit() }")
+		r := runEnv(t, func(e *Env) { e.Root, e.Browser = hostRoot(t, "efivars", "Y"), servicesAt{other, shared} }, nil, "--ssl="+s.CertDir, "-p4", "-e", "probe begin { exit() }")
 		require.Equal(t, 0, r.code, r.stderr)
 	})
 	t.Run("--list-servers shows the compatible ones with their MOKs", func(t *testing.T) {
 		otherRel := shared
 		otherRel.Instance, otherRel.Sysinfo = shared.Instance+" #2", "6.18.44-fc x86_64"
-		r := runEnv(t, func(e *Env) { e.Root, e.Browser = hostRoot(t, "efivars", "Y"), servicesAt{shared, otherRel} }, nil, "--ssl="+s.certDir, "--list-servers")
+		r := runEnv(t, func(e *Env) { e.Root, e.Browser = hostRoot(t, "efivars", "Y"), servicesAt{shared, otherRel} }, nil, "--ssl="+s.CertDir, "--list-servers")
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Equal(t, "Systemtap Compile Server Status for 'online,trusted,compatible'\n"+shared.Candidate(0).String()+"\n", r.stderr)
 		assert.Contains(t, r.stderr, `mok_fingerprints="00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33, `+fps[2]+`"`)
 	})
-}
-
-// service is how the fake server would advertise itself.
-func (s *fakeServer) service(t *testing.T) discovery.Service {
-	t.Helper()
-	ap, serial := s.addrSerial(t)
-	return discovery.Service{Instance: "Systemtap Compile Server on srva", Host: "srva.local", Port: ap.Port(),
-		Addrs: []netip.Addr{ap.Addr()}, Sysinfo: "6.1.0-56-amd64 x86_64", Certinfo: serial, Version: "4.8"}
 }

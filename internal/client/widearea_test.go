@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/certdb"
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // dnsZone answers from a table of records (NXDOMAIN for unknown names) and
@@ -50,13 +51,11 @@ func (z *dnsZone) exchange(_ context.Context, m *dns.Msg, _ string) (*dns.Msg, e
 
 // addrSerial: where the fake server listens, and its certificate's serial
 // as servers publish it (certinfo).
-func (s *fakeServer) addrSerial(t *testing.T) (netip.AddrPort, string) {
+func addrSerial(t *testing.T, s *testkit.FakeServer) (netip.AddrPort, string) {
 	t.Helper()
-	ap, err := netip.ParseAddrPort(s.addr)
+	ap, err := netip.ParseAddrPort(s.Addr)
 	require.NoError(t, err)
-	der, err := os.ReadFile(filepath.Join(s.certDir, "stap.cert"))
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
+	cert, err := x509.ParseCertificate(s.Cert.Certificate[0])
 	require.NoError(t, err)
 	return ap, certdb.Certinfo(cert)
 }
@@ -65,7 +64,7 @@ func (s *fakeServer) addrSerial(t *testing.T) (netip.AddrPort, string) {
 // broken) mDNS, chosen by the same rules, then by SRV priority.
 func TestRunWideArea(t *testing.T) {
 	s := startFake(t, goodP4(t))
-	ap, serial := s.addrSerial(t)
+	ap, serial := addrSerial(t, s)
 	// srvu has the better priority but an unknown certificate; srva is
 	// the fake server.
 	zone := func(domain string) *dnsZone {
@@ -95,7 +94,7 @@ func TestRunWideArea(t *testing.T) {
 		return runEnv(t, func(e *Env) {
 			e.Browser = brokenNetwork{} // no multicast: DNS must do
 			e.ResolvConf, e.DNSExchange = resolvConf, z.exchange
-		}, vars, append([]string{"--ssl=" + s.certDir}, args...)...)
+		}, vars, append([]string{"--ssl=" + s.CertDir}, args...)...)
 	}
 	hello := []string{"-p4", "-e", "probe begin { exit() }"}
 

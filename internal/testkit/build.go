@@ -27,6 +27,24 @@ func BuildClient(dir string) (string, error) {
 	return bin, nil
 }
 
+// TempClient is $STAP_CLIENT_BIN, or else stap-client built into a
+// temporary directory that cleanup removes: for a binary built once per
+// test process (in TestMain or under a sync.Once).
+func TempClient() (bin string, cleanup func(), err error) {
+	if bin = os.Getenv("STAP_CLIENT_BIN"); bin != "" {
+		return bin, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "stap-client-bin")
+	if err != nil {
+		return "", nil, fmt.Errorf("making a directory for stap-client: %w", err)
+	}
+	if bin, err = BuildClient(dir); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
 // ClientBinary is $STAP_CLIENT_BIN, or else stap-client built into the
 // test's temporary directory.
 func ClientBinary(t testing.TB) string {

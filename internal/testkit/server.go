@@ -51,7 +51,7 @@ func ClosedPort(t testing.TB) string {
 type Fake struct {
 	Cert *tls.Certificate // Cert(t, CertSpec{}) when nil
 	// Delay is waited before the handshake, as a busy server's handshake
-	// waits for a free worker.
+	// waits for a free worker; the wait ends early when the test ends.
 	Delay time.Duration
 	// Handle answers one request (its body, after the 4-byte length).
 	Handle func(c net.Conn, req []byte)
@@ -87,9 +87,12 @@ func StartFake(t testing.TB, f Fake) *FakeServer {
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(s.CertDir, "stap.cert"), s.Cert.Certificate[0], 0o644))
 	cfg := &tls.Config{Certificates: []tls.Certificate{s.Cert}}
+	ended := Ended(t)
 	s.Addr = Serve(t, func(raw net.Conn) {
 		defer raw.Close()
-		time.Sleep(f.Delay)
+		if !Pause(ended, f.Delay) {
+			return
+		}
 		c := tls.Server(raw, cfg)
 		s.mu.Lock()
 		s.conns++
@@ -112,6 +115,28 @@ func StartFake(t testing.TB, f Fake) *FakeServer {
 		f.Handle(c, req)
 	})
 	return s
+}
+
+// Ended is a channel closed when the test ends, for a fake server's
+// handlers to stop waiting.
+func Ended(t testing.TB) <-chan struct{} {
+	t.Helper()
+	ch := make(chan struct{})
+	t.Cleanup(func() { close(ch) })
+	return ch
+}
+
+// Pause waits d unless ended closes first; it tells whether d passed.
+func Pause(ended <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	select {
+	case <-ended:
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // Got counts the requests received and the connections accepted.

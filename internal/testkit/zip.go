@@ -5,6 +5,7 @@ package testkit
 import (
 	"archive/zip"
 	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,4 +64,21 @@ func WriteFile(t testing.TB, name string, data []byte) string {
 	p := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.WriteFile(p, data, 0o644))
 	return p
+}
+
+// ZipBody is the body of the entry name in r, and whether r has one.
+func ZipBody(t testing.TB, r *zip.Reader, name string) (string, bool) {
+	t.Helper()
+	for _, f := range r.File {
+		if f.Name != name {
+			continue
+		}
+		rc, err := f.Open()
+		require.NoError(t, err)
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		return string(b), true
+	}
+	return "", false
 }

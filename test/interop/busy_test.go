@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/stap-client/stap-client/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // busyServer starts a second real stap-serverd in the lab's namespace, as

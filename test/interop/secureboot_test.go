@@ -7,7 +7,6 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stap-client/stap-client/internal/testkit"
 	"github.com/stap-client/stap-client/test/labenv"
 )
 
@@ -69,17 +69,7 @@ func sentMOKs(t *testing.T, o outcome) (fps string, ok bool) {
 	zr, err := zip.OpenReader(filepath.Join(m[1], "client.zip"))
 	require.NoError(t, err)
 	defer zr.Close()
-	for _, f := range zr.File {
-		if f.Name == "mok_fingerprints" {
-			rc, err := f.Open()
-			require.NoError(t, err)
-			defer rc.Close()
-			b, err := io.ReadAll(rc)
-			require.NoError(t, err)
-			return string(b), true
-		}
-	}
-	return "", false
+	return testkit.ZipBody(t, &zr.Reader, "mok_fingerprints")
 }
 
 // ourLines are the lines of stap-client's own, which stap does not print.

@@ -9,13 +9,10 @@
 # Environment: STAP5_CACHE (default /var/cache/stap-client-lab),
 # STAP5_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib5.sh
-source "$here/lib5.sh"
-export PATH=$LAB_PATH
-umask 022
+source "$(dirname "${BASH_SOURCE[0]}")/lib5.sh"
 
-need_root
+lab_root
 suites=("$@")
 [[ ${#suites[@]} -gt 0 ]] || suites=("${LAB5_SUITES[@]}")
 mirror=${STAP5_MIRROR:-http://deb.debian.org/debian}

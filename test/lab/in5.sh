@@ -7,9 +7,8 @@
 # they vanish with it.
 # Usage: in5.sh ROOT CWD HOME CMD [ARG...]   (root)
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib5.sh
-source "$here/lib5.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib5.sh"
 trap - EXIT ERR # a plain wrapper: the command's status is ours
 [[ $# -ge 4 ]] || { echo "usage: in5.sh ROOT CWD HOME CMD [ARG...]" >&2; exit 2; }
 root=$1 cwd=$2 home=$3

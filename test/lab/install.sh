@@ -5,9 +5,8 @@
 # Idempotent: with everything in place it returns at once without apt.
 # Usage: install.sh   (root; non-interactive, fine under CI=true)
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$here/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export PATH=$LAB_PATH
 
 missing_packages() {

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034 # the constants are for the sourcing scripts
-# Shared helpers for the real-server test lab (install.sh, up.sh, down.sh).
-# Sourced, not run.
+# The one library of the lab scripts: the 4.8 lab (install.sh, up.sh,
+# down.sh), and below lib5.sh (the 5.x lab), netlib.sh (the mDNS lab) and
+# walib.sh (the wide-area lab), which add only their own names. Sourced,
+# not run.
 
 # Fixed names: one lab per machine. up.sh refuses to take over a namespace
 # that lacks LAB_MARKER, so it never tears down somebody else's.
@@ -38,6 +40,8 @@ LAB_PACKAGES=(systemtap systemtap-server systemtap-client systemtap-runtime
 LAB_RUNTIME_TASK_WORK=/usr/share/systemtap/runtime/stp_task_work.c
 
 lab_prog=${0##*/}
+# The directory of the lab scripts.
+lab_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 say() { printf 'lab: %s: %s\n' "$lab_prog" "$*" >&2; }
 
@@ -120,15 +124,21 @@ lab_await_cert() {
 	sleep 1.1
 }
 
-# lab_server_below LAUNCHER prints the stap-serverd process at or below
-# LAUNCHER (runuser forks it), failing while there is none yet.
+# lab_server_below LAUNCHER [MATCH] prints the stap-serverd process at or
+# below LAUNCHER (runuser forks it), failing while there is none yet: the
+# one whose executable is STAP_SERVERD, or, given MATCH (for a server in a
+# chroot, whose executable lies below the chroot), whose command line
+# holds MATCH.
 lab_server_below() {
 	local p
 	for p in $1 $(descendants "$1"); do
-		if [[ $(readlink "/proc/$p/exe" 2>/dev/null) == "$STAP_SERVERD" ]]; then
-			echo "$p"
-			return 0
+		if [[ -n ${2:-} ]]; then
+			pid_matches "$p" "$2" || continue
+		elif [[ $(readlink "/proc/$p/exe" 2>/dev/null) != "$STAP_SERVERD" ]]; then
+			continue
 		fi
+		echo "$p"
+		return 0
 	done
 	return 1
 }
@@ -208,12 +218,79 @@ pid_matches() {
 	[[ $cmd == *"$word"* ]]
 }
 
-# netns_is_ours: the namespace exists and carries our marker (the alias of
-# LAB_IF), i.e. an earlier up.sh made it.
-netns_exists() { ip netns list 2>/dev/null | grep -qE "^$LAB_NETNS( |$)"; }
-netns_is_ours() {
-	netns_exists || return 1
-	[[ $(ip -n "$LAB_NETNS" -o link show dev "$LAB_IF" 2>/dev/null) == *"alias $LAB_MARKER"* ]]
+# ns_exists NS: the network namespace NS exists.
+ns_exists() { ip netns list 2>/dev/null | grep -qE "^$1( |$)"; }
+
+# ns_marked NS DEV MARKER: NS exists and its link DEV carries MARKER as
+# its alias, i.e. a lab script made it.
+ns_marked() {
+	ns_exists "$1" || return 1
+	[[ $(ip -n "$1" -o link show dev "$2" 2>/dev/null) == *"alias $3"* ]]
+}
+
+# ns_pids NS: the processes in NS, on one line ("" for none).
+ns_pids() { ip netns pids "$1" | tr '\n' ' '; }
+
+# ns_del NS DEV MARKER LINKS: deletes a lab's namespace NS. One without
+# MARKER on DEV is ours only if it holds no links but LINKS (an ERE for
+# the links the up script makes: a killed one half-made it); else it
+# dies. Processes still inside are not ours to kill: deleting the name
+# leaves them running in the orphaned namespace, with a warning.
+ns_del() {
+	local ns=$1 stray
+	ns_exists "$ns" || return 0
+	if ! ns_marked "$ns" "$2" "$3"; then
+		[[ $(ip -n "$ns" -o link show 2>/dev/null | grep -vcE "^[0-9]+: (lo|$4)[@:]") == 0 ]] ||
+			die "network namespace $ns exists but was not made by this lab (no '$3' marker); remove it by hand if stale"
+	fi
+	stray=$(ns_pids "$ns")
+	[[ -z ${stray// /} ]] || say "warning: still in netns $ns, not ours, left alone: $stray"
+	ip netns del "$ns" || die "ip netns del $ns"
+	say "deleted network namespace $ns"
+}
+
+# netns_is_ours: the one-namespace lab's LAB_NETNS exists and carries
+# LAB_MARKER on LAB_IF, i.e. an earlier up script made it.
+netns_exists() { ns_exists "$LAB_NETNS"; }
+netns_is_ours() { ns_marked "$LAB_NETNS" "$LAB_IF" "$LAB_MARKER"; }
+
+# lab_netns_up: a fresh LAB_NETNS with LAB_ADDR/LAB_PREFIX on LAB_IF,
+# marked; a stale one of ours with nobody inside is replaced first. Sets
+# started=1 once there is a namespace for lab_cleanup to remove.
+lab_netns_up() {
+	local busy
+	if netns_exists; then
+		netns_is_ours || die "network namespace $LAB_NETNS exists but was not made by $lab_prog (no '$LAB_MARKER' marker on $LAB_IF); remove it with 'ip netns del $LAB_NETNS' if it is stale"
+		busy=$(ns_pids "$LAB_NETNS")
+		[[ -z ${busy// /} ]] || die "network namespace $LAB_NETNS is in use by PIDs $busy(another STATEDIR's lab? run its down script on it)"
+		ip netns del "$LAB_NETNS" || die "ip netns del $LAB_NETNS (stale, from an earlier run)"
+	fi
+	ip netns add "$LAB_NETNS" || die "ip netns add $LAB_NETNS"
+	started=1 # from here on a failure removes the namespace again
+	ip -n "$LAB_NETNS" link set lo up || die "bringing lo up in $LAB_NETNS"
+	# Surprise: the kernel here has no "dummy" link type (and cannot load
+	# modules): "Error: Unknown device type." A veth pair with both ends in
+	# the namespace works here and needs no link to the root namespace;
+	# dummy is the fallback.
+	if ip -n "$LAB_NETNS" link add "$LAB_IF" type veth peer name "$LAB_IF_PEER" 2>/dev/null; then
+		ip -n "$LAB_NETNS" link set "$LAB_IF_PEER" up
+	else
+		ip -n "$LAB_NETNS" link add "$LAB_IF" type dummy ||
+			die "creating $LAB_IF (veth or dummy) in $LAB_NETNS"
+	fi
+	ip -n "$LAB_NETNS" link set "$LAB_IF" alias "$LAB_MARKER"
+	ip -n "$LAB_NETNS" addr add "$LAB_ADDR/$LAB_PREFIX" dev "$LAB_IF" ||
+		die "adding $LAB_ADDR/$LAB_PREFIX to $LAB_IF"
+	ip -n "$LAB_NETNS" link set "$LAB_IF" up || die "bringing $LAB_IF up"
+}
+
+# lab_netns_down: deletes LAB_NETNS if an up script made it.
+lab_netns_down() {
+	if netns_is_ours; then
+		ns_del "$LAB_NETNS" "$LAB_IF" "$LAB_MARKER" "$LAB_IF"
+	elif netns_exists; then
+		say "network namespace $LAB_NETNS was not made by this lab (no marker); left alone"
+	fi
 }
 
 # close_fds closes every descriptor above 2 in the calling (sub)shell, so a
@@ -227,11 +304,208 @@ close_fds() {
 	done # no redirection here: it would make bash save fd 2 in a high fd
 }
 
-# lab_lock serializes up.sh and down.sh (one lab per machine).
+# lab_lock [LOCKFILE] serializes a lab's up and down scripts (one lab of
+# each kind per machine); LOCKFILE is LAB_LOCK when not given.
 lab_lock() {
-	mkdir -p "${LAB_LOCK%/*}"
-	exec 9>"$LAB_LOCK"
-	flock -w 900 9 || die "another up.sh/down.sh holds $LAB_LOCK for more than 900 s"
+	local lock=${1:-$LAB_LOCK}
+	mkdir -p "${lock%/*}"
+	exec 9>"$lock"
+	flock -w 900 9 || die "another up or down script of this lab holds $lock for more than 900 s"
+}
+
+# lab_root starts every lab script: root, the clean PATH, umask 022.
+lab_root() {
+	need_root
+	export PATH=$LAB_PATH
+	umask 022
+}
+
+# lab_init STATEDIR: lab_root, and $statedir for a script that takes one.
+lab_init() {
+	lab_root
+	set_statedir "$1"
+}
+
+# lab_prepare: what the servers need installed (install.sh), then $rel,
+# the kernel release they compile for, and $arch.
+lab_prepare() {
+	bash "$lab_dir/install.sh" || die "install.sh could not install the packages (see above)"
+	rel=$(lab_release) || die "cannot tell the kernel headers' release (no /lib/modules/*/build)"
+	arch=$(uname -m)
+}
+
+# lab_up STATEDIR PORTVAR DEFAULT starts an up script whose servers compile
+# for the host's headers: lab_init, $port (lab_port), $t0 for the timing,
+# and lab_prepare.
+lab_up() {
+	lab_init "$1"
+	lab_port "$2" "$3"
+	t0=$SECONDS
+	lab_prepare
+}
+
+# ns_hub NS BRIDGE MARKER [ARG...]: a new namespace NS holding the bridge
+# BRIDGE (ip link's type arguments ARG), marked with MARKER, up: the
+# switch or router the hosts of a lab hang on.
+ns_hub() {
+	local ns=$1 br=$2 marker=$3
+	shift 3
+	ip netns add "$ns" || die "ip netns add $ns"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add "$br" type bridge "$@" || die "creating bridge $br ($*) in $ns"
+	ip -n "$ns" link set "$br" alias "$marker"
+	ip -n "$ns" link set "$br" up
+}
+
+# ns_host NS HUB IF PEER MARKER ADDR/PREFIX [BRIDGE]: a new namespace NS
+# joined to HUB by a veth pair made inside HUB (one end moves to NS:
+# nothing ever exists in the root namespace): IF in NS, marked with MARKER
+# and holding ADDR; PEER in HUB, a port of BRIDGE when given; both up.
+ns_host() {
+	local ns=$1 hub=$2 if=$3 peer=$4
+	ip netns add "$ns" || die "ip netns add $ns"
+	ip -n "$ns" link set lo up
+	ip -n "$hub" link add "$peer" type veth peer name "$if" netns "$ns" ||
+		die "creating veth $peer <-> $ns/$if"
+	ip -n "$ns" link set "$if" alias "$5"
+	[[ -z ${7:-} ]] || ip -n "$hub" link set "$peer" master "$7"
+	ip -n "$hub" link set "$peer" up
+	ip -n "$ns" addr add "$6" dev "$if"
+	ip -n "$ns" link set "$if" up
+}
+
+# lab_user USER HOME COMMENT: the system user a stap-serverd runs as (it
+# refuses root), made when missing; sets $user_home to its home, made.
+lab_user() {
+	if ! getent passwd "$1" >/dev/null; then
+		useradd --system --user-group --home-dir "$2" --create-home \
+			--shell /usr/sbin/nologin --comment "$3" "$1" ||
+			die "useradd $1"
+	fi
+	user_home=$(getent passwd "$1" | cut -d: -f6)
+	[[ -n $user_home && $user_home == /* ]] || die "user $1 has no home directory"
+	install -d -o "$1" -g "$(id -gn "$1")" -m 0755 "$user_home"
+}
+
+# lab_server_log LOG USER: an empty LOG that stap-serverd, run as USER,
+# can write (it opens --log itself).
+lab_server_log() {
+	: >"$1" && chown "$2" "$1" && chmod 0644 "$1"
+	runuser -u "$2" -- test -w "$1" || die "$2 cannot write $1 (STATEDIR must be reachable by other users)"
+}
+
+# lab_serverd_argv USER HOME BUS REL PORT LOG sets $serverd: stap-serverd
+# for release REL on PORT, logging to LOG, run as USER in a clean
+# environment with HOME and the system bus BUS.
+lab_serverd_argv() {
+	serverd=(runuser -u "$1" -- env -i HOME="$2" USER="$1" LOGNAME="$1"
+		PATH="$LAB_PATH" LANG=C.UTF-8 TMPDIR=/tmp DBUS_SYSTEM_BUS_ADDRESS="$3"
+		"$STAP_SERVERD" -r "$4" --port "$5" --log "$6")
+}
+
+# lab_spawn DIR OUT CMD...: starts CMD in the background as a daemon: in
+# DIR, with no inherited descriptor (close_fds: a lock or a CI pipe), stdin
+# /dev/null, stdout and stderr appended to OUT. Sets $spawned to its PID.
+lab_spawn() {
+	local dir=$1 out=$2
+	shift 2
+	(
+		close_fds
+		cd "$dir"
+		exec "$@"
+	) </dev/null >>"$out" 2>&1 &
+	spawned=$!
+}
+
+# lab_await_server WHAT LAUNCHER SECONDS MATCH LOG...: waits for the
+# stap-serverd below LAUNCHER (see lab_server_below) and sets $server_pid;
+# dies showing the LOGs when LAUNCHER exits or SECONDS pass first.
+lab_await_server() {
+	local what=$1 launcher=$2 deadline=$((SECONDS + $3)) match=$4
+	shift 4
+	until server_pid=$(lab_server_below "$launcher" "$match"); do
+		if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
+			tail_logs "$@"
+			die "stap-serverd of $what exited at start, or did not appear below launcher PID $launcher"
+		fi
+		sleep 0.1
+	done
+}
+
+# lab_listening NS PORT PID: PID listens on TCP PORT in NS. Checked with
+# ss: a bare TCP connect would make stap-serverd log "Error reading size
+# of request file".
+lab_listening() { ip netns exec "$1" ss -Hltnp "sport = :$2" 2>/dev/null | grep -q "pid=$3,"; }
+
+# lab_await_ready WHAT NS PORT PID CERT SECONDS LOG...: waits until
+# stap-serverd PID listens on PORT in NS with its certificate CERT written
+# (the first start makes an RSA-4096 database: a few seconds); dies
+# showing the LOGs when it exits or SECONDS pass first.
+lab_await_ready() {
+	local what=$1 ns=$2 port=$3 pid=$4 cert=$5 secs=$6 deadline=$((SECONDS + $6))
+	shift 6
+	until [[ -s $cert ]] && lab_listening "$ns" "$port" "$pid"; do
+		if ! pid_matches "$pid" "$STAP_SERVERD" || ((SECONDS >= deadline)); then
+			tail_logs "$@"
+			ip netns exec "$ns" ss -Hltnp "sport = :$port" >&2 || true
+			die "stap-serverd of $what (PID $pid) is not listening on port $port with $cert (exited, or $secs s passed)"
+		fi
+		sleep 0.2
+	done
+}
+
+# lab_record DIR PID ROLE: remembers a daemon as "PID ROLE STARTTIME" in
+# DIR/daemons, for lab_stop_daemons.
+lab_record() {
+	local st
+	st=$(proc_stat "$2") || die "PID $2 ($3) vanished right after start"
+	# shellcheck disable=SC2086
+	set -- "$1" "$2" "$3" $st
+	printf '%s %s %s\n' "$2" "$3" "$7" >>"$1/daemons"
+}
+
+# lab_stop_daemons DIR IS ROLE...: stops the daemons lab_record recorded in
+# DIR, role by role in the order given (avahi-daemon before its bus), each
+# first checked to be that very process: alive with its start time, and
+# "IS DIR ROLE PID" true. SIGTERM, then SIGKILL after 10 s.
+lab_stop_daemons() {
+	local dir=$1 is=$2 role pid r st targets=() stopped=() t deadline left
+	shift 2
+	[[ -f $dir/daemons ]] || return 0
+	for role in "$@"; do
+		targets=()
+		while read -r pid r st; do
+			[[ $r == "$role" ]] || continue
+			if ! alive "$pid" "$st" || ! "$is" "$dir" "$role" "$pid"; then continue; fi
+			targets+=("$pid:$st")
+			kill -TERM "$pid" 2>/dev/null || true
+		done <"$dir/daemons"
+		deadline=$((SECONDS + 10))
+		while :; do
+			left=()
+			for t in "${targets[@]}"; do alive "${t%%:*}" "${t#*:}" && left+=("$t"); done
+			[[ ${#left[@]} -eq 0 ]] && break
+			if ((SECONDS >= deadline)); then
+				for t in "${left[@]}"; do kill -KILL "${t%%:*}" 2>/dev/null || true; done
+				sleep 0.5
+				break
+			fi
+			sleep 0.1
+		done
+		stopped+=("${targets[@]}")
+	done
+	[[ ${#stopped[@]} -eq 0 ]] || say "stopped the daemons of $dir: ${stopped[*]%%:*}"
+	mv -f "$dir/daemons" "$dir/daemons.old"
+}
+
+# lab_clean_requests USER: removes the request directories a stap-serverd
+# of USER killed mid-request left in /tmp (its TMPDIR), once none of
+# USER's runs (zombies, which PID 1 may reap late, do not count).
+lab_clean_requests() {
+	getent passwd "$1" >/dev/null || return 0
+	if ! pgrep -r R,S,D,T,t,I -u "$1" -x stap-serverd >/dev/null 2>&1; then
+		find /tmp -maxdepth 1 -type d -name 'stap-server.*' -user "$1" -exec rm -rf {} + 2>/dev/null || true
+	fi
 }
 
 # set_statedir STATEDIR sets $statedir to its absolute path; refuses

@@ -4,9 +4,8 @@
 # one compile server per chroot (trixie = 5.1, sid = 5.6), each in its own
 # network namespace. Names are distinct from the 4.8 lab's (stapclab) so the
 # two labs run side by side. Sourced, not run.
-here5=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$here5/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LAB5_CACHE=${STAP5_CACHE:-/var/cache/stap-client-lab}
 LAB5_SUITES=(trixie sid)

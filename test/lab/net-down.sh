@@ -10,31 +10,16 @@
 # stay too, so the next net-up.sh skips the RSA key generation.
 # Usage: net-down.sh STATEDIR   (root)
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=netlib.sh
-source "$here/netlib.sh"
-export PATH=$LAB_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/netlib.sh"
 
-need_root
-set_statedir "${1:-}"
+lab_init "${1:-}"
 [[ -d $statedir ]] || die "no such STATEDIR $statedir"
-net_lock
-for h in "${NET_SERVERS[@]}"; do net_stop_host "$statedir/$h"; done
-# Request directories of servers killed mid-request (TMPDIR=/tmp).
+lab_lock "$NET_LOCK"
 for h in "${NET_SERVERS[@]}"; do
-	u=$(net_user "$h")
-	getent passwd "$u" >/dev/null || continue
-	if ! pgrep -r R,S,D,T,t,I -u "$u" -x stap-serverd >/dev/null 2>&1; then
-		find /tmp -maxdepth 1 -type d -name 'stap-server.*' -user "$u" -exec rm -rf {} + 2>/dev/null || true
-	fi
+	net_stop_host "$statedir/$h"
+	lab_clean_requests "$(net_user "$h")" # killed mid-request (TMPDIR=/tmp)
 done
-while read -r ns; do
-	if net_ns_exists "$ns"; then
-		net_del_ns "$ns"
-		say "deleted network namespace $ns"
-	fi
-done < <(net_all_ns)
+while read -r ns; do net_del_ns "$ns"; done < <(net_all_ns)
 [[ -f $statedir/net.env ]] && mv -f "$statedir/net.env" "$statedir/net.env.old"
 say "net lab down; logs stay in $statedir"

@@ -76,30 +76,18 @@
 #   host has no avahi). All harmless.
 # - Stopped daemons stay zombies for a moment (PID 1 reaps late).
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=netlib.sh
-source "$here/netlib.sh"
-export PATH=$LAB_PATH
-umask 022
+source "$(dirname "${BASH_SOURCE[0]}")/netlib.sh"
 
-need_root
-set_statedir "${1:-}"
-lab_port NET_PORT 5555
+lab_up "${1:-}" NET_PORT 5555
 c_release=${NET_C_RELEASE:-5.10.0-99-amd64}
-t0=$SECONDS
-
-bash "$here/install.sh" || die "install.sh could not install the packages (see above)"
 for b in avahi-daemon avahi-browse dbus-daemon nsenter unshare certutil openssl stap; do
 	command -v "$b" >/dev/null || die "$b is missing (install avahi-daemon avahi-utils dbus libnss3-tools openssl)"
 done
-rel=$(lab_release) || die "cannot tell the kernel headers' release (no /lib/modules/*/build)"
-arch=$(uname -m)
 running=$(uname -r)
 [[ $c_release != "$rel" ]] || die "NET_C_RELEASE must differ from the headers' release $rel"
 
-net_lock
+lab_lock "$NET_LOCK"
 mkdir -p "$statedir" || die "cannot create $statedir"
 # Unix socket paths are limited to 107 bytes.
 ((${#statedir} <= 80)) || die "STATEDIR path is too long for D-Bus socket paths (max 80 characters)"
@@ -153,8 +141,8 @@ else
 	for h in "${NET_SERVERS[@]}"; do net_stop_host "$statedir/$h"; done
 	# Whatever still runs inside is not this STATEDIR's: leave it alone.
 	while read -r ns; do
-		net_ns_exists "$ns" || continue
-		busy=$(ip netns pids "$ns" | tr '\n' ' ')
+		ns_exists "$ns" || continue
+		busy=$(ns_pids "$ns")
 		[[ -z ${busy// /} ]] || die "network namespace $ns is in use by PIDs $busy(another STATEDIR's lab? run net-down.sh on it)"
 	done < <(net_all_ns)
 	while read -r ns; do net_del_ns "$ns"; done < <(net_all_ns)
@@ -162,36 +150,13 @@ else
 
 	# --- users: stap-serverd refuses to run as root ------------------------
 	for h in "${NET_SERVERS[@]}"; do
-		u=$(net_user "$h")
-		if ! getent passwd "$u" >/dev/null; then
-			useradd --system --user-group --home-dir "/var/lib/$u" --create-home \
-				--shell /usr/sbin/nologin --comment "stap-client net lab server $h" "$u" ||
-				die "useradd $u"
-		fi
-		uh=$(getent passwd "$u" | cut -d: -f6)
-		install -d -o "$u" -g "$(id -gn "$u")" -m 0755 "$uh"
+		lab_user "$(net_user "$h")" "/var/lib/$(net_user "$h")" "stap-client net lab server $h"
 	done
 
 	# --- the network --------------------------------------------------------
-	ip netns add "$NET_SW_NS" || die "ip netns add $NET_SW_NS"
-	ip -n "$NET_SW_NS" link set lo up
-	ip -n "$NET_SW_NS" link add "$NET_BRIDGE" type bridge mcast_snooping 0 ||
-		die "creating bridge $NET_BRIDGE (multicast snooping off) in $NET_SW_NS"
-	ip -n "$NET_SW_NS" link set "$NET_BRIDGE" alias "$NET_MARKER"
-	ip -n "$NET_SW_NS" link set "$NET_BRIDGE" up
+	ns_hub "$NET_SW_NS" "$NET_BRIDGE" "$NET_MARKER" mcast_snooping 0
 	for h in "${NET_SERVERS[@]}" cl; do
-		ns=$(net_ns "$h")
-		ip netns add "$ns" || die "ip netns add $ns"
-		ip -n "$ns" link set lo up
-		# Both ends are made inside the switch namespace; one moves to the
-		# host. Nothing ever exists in the root namespace.
-		ip -n "$NET_SW_NS" link add "sw-$h" type veth peer name "$NET_IF" netns "$ns" ||
-			die "creating veth sw-$h <-> $ns/$NET_IF"
-		ip -n "$ns" link set "$NET_IF" alias "$NET_MARKER"
-		ip -n "$NET_SW_NS" link set "sw-$h" master "$NET_BRIDGE"
-		ip -n "$NET_SW_NS" link set "sw-$h" up
-		ip -n "$ns" addr add "$(net_addr "$h")/24" dev "$NET_IF"
-		ip -n "$ns" link set "$NET_IF" up
+		ns_host "$(net_ns "$h")" "$NET_SW_NS" "$NET_IF" "sw-$h" "$NET_MARKER" "$(net_addr "$h")/24" "$NET_BRIDGE"
 	done
 	# The blackhole: a neighbour nobody owns, so SYNs leave and vanish.
 	ip -n "$NET_CL_NS" neigh replace "$NET_SUBNET.99" lladdr 02:00:00:00:00:99 dev "$NET_IF" nud permanent
@@ -246,14 +211,11 @@ EOF
 		# stays the same PID throughout (setsid, ip netns exec, unshare
 		# and bash all exec).
 		# shellcheck disable=SC2016 # expanded by the anchor's bash
-		(
-			close_fds
-			exec setsid ip netns exec "$ns" unshare --mount --uts --propagation private -- \
-				bash -c 'set -e; echo "$1" >/proc/sys/kernel/hostname
-					mount --bind "$2" /run/avahi-daemon
-					exec -a "stapcnet-anchor-$3" sleep infinity' anchor "$host" "$hd/run-avahi" "$h"
-		) </dev/null >>"$hd/anchor.out" 2>&1 &
-		anchor=$!
+		lab_spawn / "$hd/anchor.out" setsid ip netns exec "$ns" unshare --mount --uts --propagation private -- \
+			bash -c 'set -e; echo "$1" >/proc/sys/kernel/hostname
+				mount --bind "$2" /run/avahi-daemon
+				exec -a "stapcnet-anchor-$3" sleep infinity' anchor "$host" "$hd/run-avahi" "$h"
+		anchor=$spawned
 		deadline=$((SECONDS + 10))
 		until pid_matches "$anchor" "stapcnet-anchor-$h"; do
 			if ! kill -0 "$anchor" 2>/dev/null || ((SECONDS >= deadline)); then
@@ -262,16 +224,13 @@ EOF
 			fi
 			sleep 0.05
 		done
-		net_record "$hd" "$anchor" anchor
+		lab_record "$hd" "$anchor" anchor
 		[[ $(nsenter -t "$anchor" -u cat /proc/sys/kernel/hostname) == "$host" ]] || die "hostname in the anchor of $ns is not $host"
 
 		enter=(nsenter -t "$anchor" -n -m -u --)
-		(
-			close_fds
-			exec setsid "${enter[@]}" dbus-daemon --nofork --nopidfile \
-				--config-file="$hd/dbus.conf"
-		) </dev/null >>"$hd/dbus.out" 2>&1 &
-		dbus=$!
+		lab_spawn / "$hd/dbus.out" setsid "${enter[@]}" dbus-daemon --nofork --nopidfile \
+			--config-file="$hd/dbus.conf"
+		dbus=$spawned
 		deadline=$((SECONDS + 10))
 		until [[ -S $hd/bus ]]; do
 			if ! kill -0 "$dbus" 2>/dev/null || ((SECONDS >= deadline)); then
@@ -280,16 +239,13 @@ EOF
 			fi
 			sleep 0.05
 		done
-		net_record "$hd" "$dbus" dbus-daemon
+		lab_record "$hd" "$dbus" dbus-daemon
 		chmod 0666 "$hd/bus" # stap-serverd's user must reach it
 
-		(
-			close_fds
-			exec setsid "${enter[@]}" env -i PATH="$LAB_PATH" DBUS_SYSTEM_BUS_ADDRESS="$bus" \
-				avahi-daemon --no-chroot --no-drop-root --no-rlimits -f "$hd/avahi-daemon.conf"
-		) </dev/null >>"$hd/avahi.out" 2>&1 &
-		avahi=$!
-		net_record "$hd" "$avahi" avahi-daemon
+		lab_spawn / "$hd/avahi.out" setsid "${enter[@]}" env -i PATH="$LAB_PATH" DBUS_SYSTEM_BUS_ADDRESS="$bus" \
+			avahi-daemon --no-chroot --no-drop-root --no-rlimits -f "$hd/avahi-daemon.conf"
+		avahi=$spawned
+		lab_record "$hd" "$avahi" avahi-daemon
 		deadline=$((SECONDS + 15))
 		until grep -q 'Server startup complete' "$hd/avahi.out" 2>/dev/null; do
 			if ! kill -0 "$avahi" 2>/dev/null || ((SECONDS >= deadline)); then
@@ -315,18 +271,11 @@ EOF
 		cert=$uh/.systemtap/ssl/server/stap.cert
 		cold=0
 		[[ -s $cert ]] || cold=1
-		: >"$log" && chown "$u" "$log" && chmod 0644 "$log"
-		runuser -u "$u" -- test -w "$log" || die "$u cannot write $log (STATEDIR must be reachable by other users)"
+		lab_server_log "$log" "$u"
 		: >"$hd/server.out"
-		(
-			close_fds
-			cd "$uh"
-			exec setsid -w nsenter -t "$anchor" -n -m -u -- runuser -u "$u" -- \
-				env -i HOME="$uh" USER="$u" LOGNAME="$u" PATH="$LAB_PATH" LANG=C.UTF-8 TMPDIR=/tmp \
-				DBUS_SYSTEM_BUS_ADDRESS="unix:path=$hd/bus" \
-				"$STAP_SERVERD" -r "$(srv_release "$h")" --port "$port" --log "$log"
-		) </dev/null >>"$hd/server.out" 2>&1 &
-		launcher=$!
+		lab_serverd_argv "$u" "$uh" "unix:path=$hd/bus" "$(srv_release "$h")" "$port" "$log"
+		lab_spawn "$uh" "$hd/server.out" setsid -w nsenter -t "$anchor" -n -m -u -- "${serverd[@]}"
+		launcher=$spawned
 		printf '%s launcher\n' "$launcher" >"$hd/pids"
 		if [[ $cold == 1 ]]; then
 			lab_await_cert "$launcher" "$cert" "$(net_host "$h")" "$log" "$hd/server.out"
@@ -335,17 +284,8 @@ EOF
 	for h in "${NET_SERVERS[@]}"; do
 		hd=$statedir/$h
 		read -r launcher _ <"$hd/pids"
-		pid=
-		deadline=$((SECONDS + 10))
-		while [[ -z $pid ]]; do
-			pid=$(lab_server_below "$launcher") && break
-			if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
-				tail_logs "$hd/server.log" "$hd/server.out"
-				die "stap-serverd of $(net_ns "$h") exited at start, or did not appear below launcher PID $launcher"
-			fi
-			sleep 0.1
-		done
-		printf '%s stap-serverd\n' "$pid" >>"$hd/pids"
+		lab_await_server "$(net_ns "$h")" "$launcher" 10 "" "$hd/server.log" "$hd/server.out"
+		printf '%s stap-serverd\n' "$server_pid" >>"$hd/pids"
 	done
 fi
 
@@ -358,7 +298,7 @@ for h in "${NET_SERVERS[@]}"; do
 	cert=$uh/.systemtap/ssl/server/stap.cert
 	# First start generates an RSA-4096 database: allow a minute.
 	deadline=$((SECONDS + 90))
-	until [[ -s $cert ]] && ip netns exec "$ns" ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$pid," &&
+	until [[ -s $cert ]] && lab_listening "$ns" "$port" "$pid" &&
 		grep -q "Avahi service .* successfully established" "$hd/server.log"; do
 		if grep -qiE 'Failed to create avahi client|Avahi entry group failure|Failed to commit avahi' "$hd/server.log"; then
 			tail_logs "$hd/server.log"

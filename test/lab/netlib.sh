@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034 # the constants are for the sourcing scripts
-# Shared helpers for the multi-host discovery lab (net-up.sh, net-down.sh).
-# Sourced after lib.sh, not run. Everything is named stapcnet-* / stapcnet*
-# so that it coexists with the single-server lab (stapclab).
+# The names of the multi-host discovery lab (net-up.sh, net-down.sh), over
+# lib.sh's helpers. Sourced, not run. Everything is named stapcnet-* /
+# stapcnet* so that it coexists with the single-server lab (stapclab).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NET_PREFIX=stapcnet
 NET_SW_NS=stapcnet-sw
@@ -21,36 +23,18 @@ net_addr() {                                         # a b c cl -> 10.232.0.1 2 
 	case $1 in a) echo "$NET_SUBNET.1" ;; b) echo "$NET_SUBNET.2" ;; c) echo "$NET_SUBNET.3" ;; cl) echo "$NET_SUBNET.10" ;; esac
 }
 
-net_ns_exists() { ip netns list 2>/dev/null | grep -qE "^$1( |$)"; }
 # net_ns_is_ours NS: exists and carries NET_MARKER (br0 in the switch, net0 elsewhere).
-net_ns_is_ours() {
-	local dev=$NET_IF
-	[[ $1 == "$NET_SW_NS" ]] && dev=$NET_BRIDGE
-	net_ns_exists "$1" || return 1
-	[[ $(ip -n "$1" -o link show dev "$dev" 2>/dev/null) == *"alias $NET_MARKER"* ]]
-}
+net_ns_is_ours() { ns_marked "$1" "$(net_marked_dev "$1")" "$NET_MARKER"; }
+net_marked_dev() { if [[ $1 == "$NET_SW_NS" ]]; then echo "$NET_BRIDGE"; else echo "$NET_IF"; fi; }
 net_all_ns() {
 	local h
 	printf '%s\n' "$NET_SW_NS" "$NET_CL_NS"
 	for h in "${NET_SERVERS[@]}"; do net_ns "$h"; done
 }
 
-net_lock() {
-	mkdir -p "${NET_LOCK%/*}"
-	exec 8>"$NET_LOCK"
-	flock -w 900 8 || die "another net-up.sh/net-down.sh holds $NET_LOCK for more than 900 s"
-}
-
-# Daemons of one host are recorded in HOSTDIR/daemons as "PID ROLE
-# STARTTIME"; the stap-serverd launcher and server in HOSTDIR/pids (the
-# format lab_stop_recorded in lib.sh reads).
-net_record() { # HOSTDIR PID ROLE
-	local st
-	st=$(proc_stat "$2") || die "PID $2 ($3) vanished right after start"
-	# shellcheck disable=SC2086
-	set -- "$1" "$2" "$3" $st
-	printf '%s %s %s\n' "$2" "$3" "$7" >>"$1/daemons"
-}
+# Daemons of one host are recorded in HOSTDIR/daemons (lab_record); the
+# stap-serverd launcher and server in HOSTDIR/pids (the format
+# lab_stop_recorded reads).
 
 # net_is HOSTDIR ROLE PID: the process has the expected command line (or,
 # for avahi-daemon, which rewrites its argv into "avahi-daemon: running
@@ -81,50 +65,14 @@ net_daemon_pid() {
 	return 1
 }
 
-# net_stop_host HOSTDIR: stop the recorded stap-serverd (lib.sh), then the
-# recorded avahi-daemon, dbus-daemon and anchor, each checked against its
+# net_stop_host HOSTDIR: stop the recorded stap-serverd, then the recorded
+# avahi-daemon, dbus-daemon and anchor, each checked against its
 # /proc/PID/cmdline and start time first.
 net_stop_host() {
-	local hd=$1 role pid r st targets=() t deadline left
-	[[ -d $hd ]] || return 0
-	lab_stop_recorded "$hd"
-	[[ -f $hd/daemons ]] || return 0
-	for role in avahi-daemon dbus-daemon anchor; do
-		while read -r pid r st; do
-			[[ $r == "$role" ]] || continue
-			if ! alive "$pid" "$st" || ! net_is "$hd" "$role" "$pid"; then continue; fi
-			targets+=("$pid:$st")
-			kill -TERM "$pid" 2>/dev/null || true
-		done <"$hd/daemons"
-		# In order: avahi unpublishes before its bus goes away.
-		deadline=$((SECONDS + 10))
-		while :; do
-			left=()
-			for t in "${targets[@]}"; do alive "${t%%:*}" "${t#*:}" && left+=("$t"); done
-			[[ ${#left[@]} -eq 0 ]] && break
-			if ((SECONDS >= deadline)); then
-				for t in "${left[@]}"; do kill -KILL "${t%%:*}" 2>/dev/null || true; done
-				sleep 0.5
-				break
-			fi
-			sleep 0.1
-		done
-	done
-	[[ ${#targets[@]} -eq 0 ]] || say "stopped ${hd##*/}'s daemons: ${targets[*]%%:*}"
-	mv -f "$hd/daemons" "$hd/daemons.old"
+	[[ -d $1 ]] || return 0
+	lab_stop_recorded "$1"
+	lab_stop_daemons "$1" net_is avahi-daemon dbus-daemon anchor
 }
 
 # net_del_ns NS: delete one of our namespaces (refuse others').
-net_del_ns() {
-	local ns=$1 stray
-	net_ns_exists "$ns" || return 0
-	net_ns_is_ours "$ns" || {
-		# Without the marker (half-made by a killed net-up.sh) it is ours
-		# only if it holds no links but the ones net-up.sh makes.
-		[[ $(ip -n "$ns" -o link show 2>/dev/null | grep -vcE '^[0-9]+: (lo|net0|br0|sw-[a-z]+)[@:]') == 0 ]] ||
-			die "network namespace $ns exists but was not made by net-up.sh (no '$NET_MARKER' marker); remove it by hand if stale"
-	}
-	stray=$(ip netns pids "$ns" | tr '\n' ' ')
-	[[ -z ${stray// /} ]] || say "warning: still in netns $ns, not ours, left alone: $stray"
-	ip netns del "$ns" || die "ip netns del $ns"
-}
+net_del_ns() { ns_del "$1" "$(net_marked_dev "$1")" "$NET_MARKER" 'net0|br0|sw-[a-z]+'; }

@@ -10,24 +10,10 @@
 # Re-running with the same STATEDIR reuses a server that is still running.
 # Tear down with down.sh STATEDIR.
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$here/lib.sh"
-export PATH=$LAB_PATH
-umask 022
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-need_root
-set_statedir "${1:-}"
-port=${LAB_PORT:-5555}
-if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65535)); then
-	die "LAB_PORT '$port' is not a port number"
-fi
-port=$((10#$port))
-t0=$SECONDS
-
-bash "$here/install.sh" || die "install.sh could not install the packages (see above)"
-rel=$(lab_release) || die "cannot tell the kernel headers' release (no /lib/modules/*/build)"
-arch=$(uname -m)
+lab_up "${1:-}" LAB_PORT 5555
 
 lab_lock
 mkdir -p "$statedir" || die "cannot create $statedir"
@@ -49,14 +35,7 @@ lab_cleanup() {
 tmp=$(mktemp -d /tmp/stapclab-up.XXXXXX)
 
 # --- the user: stap-serverd refuses to run as root -------------------------
-if ! getent passwd "$LAB_USER" >/dev/null; then
-	useradd --system --user-group --home-dir "$LAB_USER_HOME" --create-home \
-		--shell /usr/sbin/nologin --comment "stap-client test compile server" "$LAB_USER" ||
-		die "useradd $LAB_USER"
-fi
-user_home=$(getent passwd "$LAB_USER" | cut -d: -f6)
-[[ -n $user_home && $user_home == /* ]] || die "user $LAB_USER has no home directory"
-install -d -o "$LAB_USER" -g "$(id -gn "$LAB_USER")" -m 0755 "$user_home"
+lab_user "$LAB_USER" "$LAB_USER_HOME" "stap-client test compile server"
 server_cert=$user_home/.systemtap/ssl/server/stap.cert
 
 # --- a server from an earlier up.sh with this STATEDIR? --------------------
@@ -79,29 +58,7 @@ else
 	lab_stop_recorded "$statedir"
 
 	# --- the network namespace -------------------------------------------
-	if netns_exists; then
-		netns_is_ours || die "network namespace $LAB_NETNS exists but was not made by up.sh (no '$LAB_MARKER' marker on $LAB_IF); remove it with 'ip netns del $LAB_NETNS' if it is stale"
-		busy=$(ip netns pids "$LAB_NETNS" | tr '\n' ' ')
-		[[ -z ${busy// /} ]] || die "network namespace $LAB_NETNS is in use by PIDs $busy(another STATEDIR's lab? run down.sh on it)"
-		ip netns del "$LAB_NETNS" || die "ip netns del $LAB_NETNS (stale, from an earlier run)"
-	fi
-	ip netns add "$LAB_NETNS" || die "ip netns add $LAB_NETNS"
-	started=1 # from here on a failure removes the namespace again
-	ip -n "$LAB_NETNS" link set lo up || die "bringing lo up in $LAB_NETNS"
-	# Surprise: the kernel here has no "dummy" link type (and cannot load
-	# modules): "Error: Unknown device type." A veth pair with both ends in
-	# the namespace works here and needs no link to the root namespace;
-	# dummy is the fallback.
-	if ip -n "$LAB_NETNS" link add "$LAB_IF" type veth peer name "$LAB_IF_PEER" 2>/dev/null; then
-		ip -n "$LAB_NETNS" link set "$LAB_IF_PEER" up
-	else
-		ip -n "$LAB_NETNS" link add "$LAB_IF" type dummy ||
-			die "creating $LAB_IF (veth or dummy) in $LAB_NETNS"
-	fi
-	ip -n "$LAB_NETNS" link set "$LAB_IF" alias "$LAB_MARKER"
-	ip -n "$LAB_NETNS" addr add "$LAB_ADDR/$LAB_PREFIX" dev "$LAB_IF" ||
-		die "adding $LAB_ADDR/$LAB_PREFIX to $LAB_IF"
-	ip -n "$LAB_NETNS" link set "$LAB_IF" up || die "bringing $LAB_IF up"
+	lab_netns_up
 
 	# --- the server -------------------------------------------------------
 	# stap-serverd opens --log itself, as $LAB_USER. If STATEDIR is not
@@ -124,55 +81,23 @@ else
 	# avahi-daemon activated in the root namespace. Its cwd must be
 	# readable by $LAB_USER, hence the cd. setsid makes it the leader of a
 	# new session and process group, which down.sh kills as a whole.
+	lab_serverd_argv "$LAB_USER" "$user_home" "$LAB_NO_DBUS" "$rel" "$port" "$logarg"
 	(
 		close_fds # the lock among them: down.sh must be able to take it
 		cd "$user_home"
-		exec setsid -w ip netns exec "$LAB_NETNS" runuser -u "$LAB_USER" -- \
-			env -i HOME="$user_home" USER="$LAB_USER" LOGNAME="$LAB_USER" \
-			PATH="$LAB_PATH" LANG=C.UTF-8 TMPDIR=/tmp DBUS_SYSTEM_BUS_ADDRESS="$LAB_NO_DBUS" \
-			"$STAP_SERVERD" -r "$rel" --port "$port" --log "$logarg"
+		exec setsid -w ip netns exec "$LAB_NETNS" "${serverd[@]}"
 	) </dev/null >>"$server_out" 2>>"$errfile" &
 	launcher=$!
 	printf '%s launcher\n' "$launcher" >"$statedir/pids"
 
-	# runuser forks stap-serverd: find it below the launcher.
-	deadline=$((SECONDS + 10))
-	while [[ -z $server_pid ]]; do
-		for pid in $launcher $(descendants "$launcher"); do
-			if pid_matches "$pid" "$STAP_SERVERD" && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$STAP_SERVERD" ]]; then
-				server_pid=$pid
-				break
-			fi
-		done
-		[[ -n $server_pid ]] && break
-		if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
-			tail_logs "$server_log" "$server_out"
-			die "stap-serverd exited at start, or did not appear below launcher PID $launcher"
-		fi
-		sleep 0.1
-	done
+	lab_await_server "$LAB_NETNS" "$launcher" 10 "" "$server_log" "$server_out"
 	printf '%s stap-serverd\n' "$server_pid" >>"$statedir/pids"
 	say "started stap-serverd PID $server_pid (-r $rel --port $port) in netns $LAB_NETNS"
 fi
 
 # --- ready: listening in the namespace, certificate written ----------------
 # First start generates an RSA-4096 certificate database (a few seconds).
-# The listener is checked with ss (a bare TCP connect would make the server
-# log "Error reading size of request file") and must belong to our PID.
-deadline=$((SECONDS + 60))
-until [[ -s $server_cert ]] &&
-	ip netns exec "$LAB_NETNS" ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$server_pid,"; do
-	if ! pid_matches "$server_pid" "$STAP_SERVERD"; then
-		tail_logs "$server_log" "$server_out"
-		die "stap-serverd (PID $server_pid) exited during startup"
-	fi
-	if ((SECONDS >= deadline)); then
-		tail_logs "$server_log" "$server_out"
-		ip netns exec "$LAB_NETNS" ss -Hltnp "sport = :$port" >&2 || true
-		die "stap-serverd (PID $server_pid) is not listening on port $port with $server_cert after 60 s"
-	fi
-	sleep 0.2
-done
+lab_await_ready "$LAB_NETNS" "$LAB_NETNS" "$port" "$server_pid" "$server_cert" 60 "$server_log" "$server_out"
 
 # --- the server's certificate as a trust directory -------------------------
 install -d -m 0755 "$statedir/certs"

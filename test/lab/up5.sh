@@ -7,16 +7,12 @@
 # cache lacks them (chroot5.sh). Describes the lab in STATEDIR/lab5.env.
 # Usage: up5.sh STATEDIR   (root). Tear down with down5.sh STATEDIR.
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib5.sh
-source "$here/lib5.sh"
-export PATH=$LAB_PATH
-umask 022
+source "$(dirname "${BASH_SOURCE[0]}")/lib5.sh"
 
-need_root
-set_statedir "${1:-}"
+lab_init "${1:-}"
 t0=$SECONDS
-bash "$here/chroot5.sh" || die "the systemtap 5.x chroots could not be built (see above)"
+bash "$lab_dir/chroot5.sh" || die "the systemtap 5.x chroots could not be built (see above)"
 
 lab_lock
 mkdir -p "$statedir"
@@ -31,23 +27,7 @@ lab_cleanup() {
 
 # Anything from an earlier run goes first: the servers are quick to start.
 lab_stop_recorded "$statedir"
-if netns_exists; then
-	netns_is_ours || die "network namespace $LAB_NETNS exists but was not made by up5.sh; remove it with 'ip netns del $LAB_NETNS' if it is stale"
-	busy=$(ip netns pids "$LAB_NETNS" | tr '\n' ' ')
-	[[ -z ${busy// /} ]] || die "network namespace $LAB_NETNS is in use by PIDs $busy"
-	ip netns del "$LAB_NETNS"
-fi
-ip netns add "$LAB_NETNS"
-started=1
-ip -n "$LAB_NETNS" link set lo up
-if ip -n "$LAB_NETNS" link add "$LAB_IF" type veth peer name "$LAB_IF_PEER" 2>/dev/null; then
-	ip -n "$LAB_NETNS" link set "$LAB_IF_PEER" up
-else
-	ip -n "$LAB_NETNS" link add "$LAB_IF" type dummy || die "creating $LAB_IF in $LAB_NETNS"
-fi
-ip -n "$LAB_NETNS" link set "$LAB_IF" alias "$LAB_MARKER"
-ip -n "$LAB_NETNS" addr add "$LAB_ADDR/24" dev "$LAB_IF"
-ip -n "$LAB_NETNS" link set "$LAB_IF" up
+lab_netns_up
 : >"$statedir/pids"
 
 env5=$statedir/lab5.env.new
@@ -74,38 +54,12 @@ for suite in "${LAB5_SUITES[@]}"; do
 	: >"$root$log"
 	chown "$ids" "$root$log"
 	# TMPDIR inside the chroot: the server's request dirs stay there.
-	(
-		close_fds
-		cd /
-		exec setsid -w ip netns exec "$LAB_NETNS" sh -c "$(lab5_mounts "$root") && cd $root$home && exec chroot --userspec=$ids $root env -i HOME=$home USER=$LAB5_USER LOGNAME=$LAB5_USER PATH=$LAB_PATH LANG=C.UTF-8 TMPDIR=/tmp DBUS_SYSTEM_BUS_ADDRESS=$LAB_NO_DBUS $STAP_SERVERD -r $rel --port $port --log $log"
-	) </dev/null >>"$statedir/server-$suite.out" 2>&1 &
-	launcher=$!
+	lab_spawn / "$statedir/server-$suite.out" setsid -w ip netns exec "$LAB_NETNS" sh -c "$(lab5_mounts "$root") && cd $root$home && exec chroot --userspec=$ids $root env -i HOME=$home USER=$LAB5_USER LOGNAME=$LAB5_USER PATH=$LAB_PATH LANG=C.UTF-8 TMPDIR=/tmp DBUS_SYSTEM_BUS_ADDRESS=$LAB_NO_DBUS $STAP_SERVERD -r $rel --port $port --log $log"
+	launcher=$spawned
 	printf '%s launcher\n' "$launcher" >>"$statedir/pids"
-	server_pid=
-	deadline=$((SECONDS + 20))
-	while [[ -z $server_pid ]]; do
-		for pid in $launcher $(descendants "$launcher"); do
-			if pid_matches "$pid" "$STAP_SERVERD -r $rel --port $port"; then
-				server_pid=$pid
-				break
-			fi
-		done
-		[[ -n $server_pid ]] && break
-		if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
-			tail -n 20 "$statedir/server-$suite.out" "$root$log" >&2 || true
-			die "$suite: stap-serverd did not start"
-		fi
-		sleep 0.1
-	done
+	lab_await_server "$suite" "$launcher" 20 "$STAP_SERVERD -r $rel --port $port" "$statedir/server-$suite.out" "$root$log"
 	printf '%s stap-serverd\n' "$server_pid" >>"$statedir/pids"
-	deadline=$((SECONDS + 90))
-	until [[ -s $cert ]] && ip netns exec "$LAB_NETNS" ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$server_pid,"; do
-		if ! pid_matches "$server_pid" "$STAP_SERVERD" || ((SECONDS >= deadline)); then
-			tail -n 20 "$statedir/server-$suite.out" "$root$log" >&2 || true
-			die "$suite: stap-serverd (PID $server_pid) is not listening on $port with $cert"
-		fi
-		sleep 0.2
-	done
+	lab_await_ready "$suite" "$LAB_NETNS" "$port" "$server_pid" "$cert" 90 "$statedir/server-$suite.out" "$root$log"
 	install -d -m 0755 "$statedir/certs-$suite"
 	install -m 0644 "$cert" "$statedir/certs-$suite/stap.cert"
 	up=${suite^^}

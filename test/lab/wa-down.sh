@@ -7,17 +7,12 @@
 # /etc/netns/stapcwa-cl. Logs, zones and the servers' certificates
 # (/var/lib/stapcwa?) stay. Usage: wa-down.sh STATEDIR   (root)
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=walib.sh
-source "$here/walib.sh"
-export PATH=$LAB_PATH
+source "$(dirname "${BASH_SOURCE[0]}")/walib.sh"
 
-need_root
-set_statedir "${1:-}"
+lab_init "${1:-}"
 [[ -d $statedir ]] || die "no such STATEDIR $statedir"
-wa_lock
+lab_lock "$WA_LOCK"
 wa_down "$statedir"
 [[ -f $statedir/wa.env ]] && mv -f "$statedir/wa.env" "$statedir/wa.env.old"
 say "wide-area lab down; logs stay in $statedir"

@@ -45,27 +45,15 @@
 # another) 12 s; warm (certificates kept in /var/lib/stapcwa?) 3-6 s;
 # wa-down.sh 3 s.
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=walib.sh
-source "$here/walib.sh"
-export PATH=$LAB_PATH
-umask 022
+source "$(dirname "${BASH_SOURCE[0]}")/walib.sh"
 
-need_root
-set_statedir "${1:-}"
-lab_port WA_PORT 5555
-t0=$SECONDS
-
-bash "$here/install.sh" || die "install.sh could not install the packages (see above)"
+lab_up "${1:-}" WA_PORT 5555
 for b in nsd nsd-checkzone unshare runuser certutil openssl stap; do
 	command -v "$b" >/dev/null || die "$b is missing (install nsd libnss3-tools openssl systemtap)"
 done
-rel=$(lab_release) || die "cannot tell the kernel headers' release (no /lib/modules/*/build)"
-arch=$(uname -m)
 
-wa_lock
+lab_lock "$WA_LOCK"
 mkdir -p "$statedir" || die "cannot create $statedir"
 tmp=$(mktemp -d /tmp/stapcwa-up.XXXXXX)
 started=0
@@ -82,41 +70,23 @@ started=1
 
 # --- users: stap-serverd refuses to run as root, or without a passwd entry ----
 for h in "${WA_SERVERS[@]}"; do
-	u=$(wa_user "$h")
-	if ! getent passwd "$u" >/dev/null; then
-		useradd --system --user-group --home-dir "/var/lib/$u" --create-home \
-			--shell /usr/sbin/nologin --comment "stap-client wide-area lab server $h" "$u" ||
-			die "useradd $u"
-	fi
-	install -d -o "$u" -g "$(id -gn "$u")" -m 0755 "$(getent passwd "$u" | cut -d: -f6)"
+	lab_user "$(wa_user "$h")" "/var/lib/$(wa_user "$h")" "stap-client wide-area lab server $h"
 done
 
 # --- the network ----------------------------------------------------------------
-ip netns add "$WA_RT_NS" || die "ip netns add $WA_RT_NS"
-ip -n "$WA_RT_NS" link set lo up
-ip -n "$WA_RT_NS" link add "$WA_BRIDGE" type bridge || die "creating bridge $WA_BRIDGE in $WA_RT_NS"
-ip -n "$WA_RT_NS" link set "$WA_BRIDGE" alias "$WA_MARKER"
+ns_hub "$WA_RT_NS" "$WA_BRIDGE" "$WA_MARKER"
 ip -n "$WA_RT_NS" addr add "$WA_SRV_NET.1/24" dev "$WA_BRIDGE"
-ip -n "$WA_RT_NS" link set "$WA_BRIDGE" up
 ip netns exec "$WA_RT_NS" sysctl -q -w net.ipv4.ip_forward=1 || die "enabling forwarding in $WA_RT_NS"
 for h in "${WA_SERVERS[@]}" dns cl; do
 	ns=$(wa_ns "$h")
-	ip netns add "$ns" || die "ip netns add $ns"
-	ip -n "$ns" link set lo up
-	# Both ends are made in the router; one moves to the host.
-	ip -n "$WA_RT_NS" link add "rt-$h" type veth peer name "$WA_IF" netns "$ns" ||
-		die "creating veth rt-$h <-> $ns/$WA_IF"
-	ip -n "$ns" link set "$WA_IF" alias "$WA_MARKER"
 	if [[ $h == cl ]]; then
+		ns_host "$ns" "$WA_RT_NS" "$WA_IF" rt-cl "$WA_MARKER" "$(wa_addr cl)/24"
 		ip -n "$WA_RT_NS" addr add "$WA_CL_NET.1/24" dev rt-cl
 		gw=$WA_CL_NET.1
 	else
-		ip -n "$WA_RT_NS" link set "rt-$h" master "$WA_BRIDGE"
+		ns_host "$ns" "$WA_RT_NS" "$WA_IF" "rt-$h" "$WA_MARKER" "$(wa_addr "$h")/24" "$WA_BRIDGE"
 		gw=$WA_SRV_NET.1
 	fi
-	ip -n "$WA_RT_NS" link set "rt-$h" up
-	ip -n "$ns" addr add "$(wa_addr "$h")/24" dev "$WA_IF"
-	ip -n "$ns" link set "$WA_IF" up
 	ip -n "$ns" route add default via "$gw" || die "default route in $ns"
 done
 ip -n "$WA_RT_NS" neigh replace "$WA_BLACKHOLE" lladdr 02:00:00:00:00:99 dev "$WA_BRIDGE" nud permanent
@@ -159,24 +129,17 @@ for h in "${WA_SERVERS[@]}"; do
 	install -d -m 0755 "$hd"
 	rm -f "$hd/pids"
 	log=$hd/server.log
-	: >"$log" && chown "$u" "$log" && chmod 0644 "$log"
-	runuser -u "$u" -- test -w "$log" || die "$u cannot write $log (STATEDIR must be reachable by other users)"
+	lab_server_log "$log" "$u"
 	: >"$hd/server.out"
 	cert=$uh/.systemtap/ssl/server/stap.cert
 	cold=0
 	[[ -s $cert ]] || cold=1
+	lab_serverd_argv "$u" "$uh" "$LAB_NO_DBUS" "$rel" "$port" "$log"
 	# shellcheck disable=SC2016 # expanded by the inner bash
-	(
-		close_fds
-		cd "$uh"
-		exec setsid -w ip netns exec "$(wa_ns "$h")" unshare --uts -- bash -c '
-			echo "$1" >/proc/sys/kernel/hostname; shift
-			exec "$@"' host "$(wa_host "$h")" \
-			runuser -u "$u" -- env -i HOME="$uh" USER="$u" LOGNAME="$u" PATH="$LAB_PATH" \
-			LANG=C.UTF-8 TMPDIR=/tmp DBUS_SYSTEM_BUS_ADDRESS="$LAB_NO_DBUS" \
-			"$STAP_SERVERD" -r "$rel" --port "$port" --log "$log"
-	) </dev/null >>"$hd/server.out" 2>&1 &
-	launcher=$!
+	lab_spawn "$uh" "$hd/server.out" setsid -w ip netns exec "$(wa_ns "$h")" unshare --uts -- bash -c '
+		echo "$1" >/proc/sys/kernel/hostname; shift
+		exec "$@"' host "$(wa_host "$h")" "${serverd[@]}"
+	launcher=$spawned
 	printf '%s launcher\n' "$launcher" >"$hd/pids"
 	if [[ $cold == 1 ]]; then
 		lab_await_cert "$launcher" "$cert" "$(wa_host "$h")" "$log" "$hd/server.out"
@@ -188,26 +151,18 @@ for h in "${WA_SERVERS[@]}"; do
 	hd=$statedir/$h
 	uh=$(getent passwd "$(wa_user "$h")" | cut -d: -f6)
 	read -r launcher _ <"$hd/pids"
-	pid=
-	deadline=$((SECONDS + 60))
-	until [[ -n $pid ]] && ip netns exec "$(wa_ns "$h")" ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$pid,"; do
-		if [[ -z $pid ]] && pid=$(lab_server_below "$launcher"); then
-			printf '%s stap-serverd\n' "$pid" >>"$hd/pids"
-		fi
-		if ! kill -0 "$launcher" 2>/dev/null || ((SECONDS >= deadline)); then
-			tail_logs "$hd/server.log" "$hd/server.out"
-			die "stap-serverd of $(wa_ns "$h") is not listening on port $port (exited, or 60 s passed)"
-		fi
-		sleep 0.2
-	done
+	lab_await_server "$(wa_ns "$h")" "$launcher" 10 "" "$hd/server.log" "$hd/server.out"
+	printf '%s stap-serverd\n' "$server_pid" >>"$hd/pids"
+	cert=$uh/.systemtap/ssl/server/stap.cert
+	lab_await_ready "$(wa_ns "$h")" "$(wa_ns "$h")" "$port" "$server_pid" "$cert" 60 "$hd/server.log" "$hd/server.out"
 	install -d -m 0755 "$statedir/certs"
-	install -m 0644 "$uh/.systemtap/ssl/server/stap.cert" "$statedir/certs/$(wa_host "$h").der"
+	install -m 0644 "$cert" "$statedir/certs/$(wa_host "$h").der"
 	ci[$h]=$(certinfo "$statedir/certs/$(wa_host "$h").der") || die "openssl could not read $(wa_host "$h")'s certificate"
 	for o in "${!ci[@]}"; do
 		[[ $o == "$h" || ${ci[$o]} != "${ci[$h]}" ]] ||
 			die "$(wa_host "$o") and $(wa_host "$h") have one certificate serial ${ci[$h]}; remove /var/lib/$(wa_user "$h")/.systemtap and re-run"
 	done
-	say "$(wa_ns "$h"): stap-serverd PID $pid, certinfo ${ci[$h]}"
+	say "$(wa_ns "$h"): stap-serverd PID $server_pid, certinfo ${ci[$h]}"
 done
 
 # --- the zones ----------------------------------------------------------------------
@@ -248,12 +203,9 @@ inst() { printf 'Systemtap\\032Compile\\032Server\\032on\\032%s' "$(wa_host "$1"
 for z in "$WA_DOMAIN" "site2.$WA_DOMAIN" "failover.$WA_DOMAIN"; do
 	nsd-checkzone "$z" "$dnsdir/$z.zone" >"$tmp/check" 2>&1 || { cat "$tmp/check" >&2; die "nsd-checkzone $z failed"; }
 done
-(
-	close_fds
-	exec setsid ip netns exec "$WA_DNS_NS" nsd -d -c "$dnsdir/nsd.conf"
-) </dev/null >>"$dnsdir/nsd.out" 2>&1 &
-nsd_pid=$!
-wa_record "$dnsdir" "$nsd_pid" nsd
+lab_spawn / "$dnsdir/nsd.out" setsid ip netns exec "$WA_DNS_NS" nsd -d -c "$dnsdir/nsd.conf"
+nsd_pid=$spawned
+lab_record "$dnsdir" "$nsd_pid" nsd
 deadline=$((SECONDS + 15))
 until ip netns exec "$WA_DNS_NS" ss -Hlunp "sport = :53" 2>/dev/null | grep -q nsd; do
 	if ! kill -0 "$nsd_pid" 2>/dev/null || ((SECONDS >= deadline)); then
@@ -304,25 +256,19 @@ publish-workstation=no
 [reflector]
 enable-reflector=no
 EOF2
-(
-	close_fds
-	exec setsid ip netns exec "$WA_CL_NS" dbus-daemon --nofork --nopidfile --config-file="$cd/dbus.conf"
-) </dev/null >>"$cd/dbus.out" 2>&1 &
-wa_record "$cd" $! dbus-daemon
+lab_spawn / "$cd/dbus.out" setsid ip netns exec "$WA_CL_NS" dbus-daemon --nofork --nopidfile --config-file="$cd/dbus.conf"
+lab_record "$cd" "$spawned" dbus-daemon
 deadline=$((SECONDS + 10))
 until [[ -S $cd/bus ]]; do
 	((SECONDS < deadline)) || { tail_logs "$cd/dbus.out"; die "dbus-daemon in $WA_CL_NS made no $cd/bus"; }
 	sleep 0.05
 done
 # shellcheck disable=SC2016 # expanded by the inner bash
-(
-	close_fds
-	exec setsid ip netns exec "$WA_CL_NS" unshare --mount --propagation private -- bash -c '
-		mount --bind "$1" /run/avahi-daemon && shift && exec "$@"' _ "$cd/run-avahi" \
-		env -i PATH="$LAB_PATH" DBUS_SYSTEM_BUS_ADDRESS="unix:path=$cd/bus" \
-		avahi-daemon --no-chroot --no-drop-root --no-rlimits -f "$cd/avahi-daemon.conf"
-) </dev/null >>"$cd/avahi.out" 2>&1 &
-wa_record "$cd" $! avahi-daemon
+lab_spawn / "$cd/avahi.out" setsid ip netns exec "$WA_CL_NS" unshare --mount --propagation private -- bash -c '
+	mount --bind "$1" /run/avahi-daemon && shift && exec "$@"' _ "$cd/run-avahi" \
+	env -i PATH="$LAB_PATH" DBUS_SYSTEM_BUS_ADDRESS="unix:path=$cd/bus" \
+	avahi-daemon --no-chroot --no-drop-root --no-rlimits -f "$cd/avahi-daemon.conf"
+lab_record "$cd" "$spawned" avahi-daemon
 deadline=$((SECONDS + 15))
 until grep -q 'Server startup complete' "$cd/avahi.out" 2>/dev/null; do
 	((SECONDS < deadline)) || { tail_logs "$cd/avahi.out"; die "avahi-daemon in $WA_CL_NS did not finish starting in 15 s"; }

@@ -1,8 +1,10 @@
 # shellcheck shell=bash disable=SC2034 # the constants are for the sourcing scripts
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Shared names for the wide-area (unicast DNS-SD) lab: wa-up.sh, wa-down.sh.
-# Sourced after lib.sh, not run. Everything is named stapcwa-* / stapcwa*
-# so that it coexists with the other labs (stapclab, stapcnet).
+# The names of the wide-area (unicast DNS-SD) lab (wa-up.sh, wa-down.sh),
+# over lib.sh's helpers. Sourced, not run. Everything is named stapcwa-* /
+# stapcwa* so that it coexists with the other labs (stapclab, stapcnet).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WA_RT_NS=stapcwa-rt      # the router between the two subnets
 WA_CL_NS=stapcwa-cl      # the client
@@ -33,75 +35,36 @@ wa_all_ns() {
 	printf '%s\n' "$WA_RT_NS"
 }
 
-wa_ns_exists() { ip netns list 2>/dev/null | grep -qE "^$1( |$)"; }
-# wa_ns_is_ours NS: exists and carries WA_MARKER (br0 in the router, eth0 elsewhere).
-wa_ns_is_ours() {
-	local dev=$WA_IF
-	[[ $1 == "$WA_RT_NS" ]] && dev=$WA_BRIDGE
-	wa_ns_exists "$1" || return 1
-	[[ $(ip -n "$1" -o link show dev "$dev" 2>/dev/null) == *"alias $WA_MARKER"* ]]
-}
+# wa_marked_dev NS: the link that carries WA_MARKER (br0 in the router,
+# eth0 elsewhere).
+wa_marked_dev() { if [[ $1 == "$WA_RT_NS" ]]; then echo "$WA_BRIDGE"; else echo "$WA_IF"; fi; }
 
-wa_lock() {
-	mkdir -p "${WA_LOCK%/*}"
-	exec 7>"$WA_LOCK"
-	flock -w 900 7 || die "another wa-up.sh/wa-down.sh holds $WA_LOCK for more than 900 s"
-}
-
-# wa_record DIR PID ROLE: remember a daemon as "PID ROLE STARTTIME" in
-# DIR/daemons (nsd; the client's dbus-daemon and avahi-daemon).
-wa_record() {
-	local st
-	st=$(proc_stat "$2") || die "PID $2 ($3) vanished right after start"
-	# shellcheck disable=SC2086
-	set -- "$1" "$2" "$3" $st
-	printf '%s %s %s\n' "$2" "$3" "$7" >>"$1/daemons"
-}
-
-# wa_stop_daemons DIR: stop what wa_record recorded (avahi first, while its
-# bus is there), each checked to be that very process: nsd and dbus-daemon
-# by their command lines, avahi-daemon (which rewrites its argv) by its
-# executable.
-wa_stop_daemons() {
-	local f=$1/daemons role pid r st deadline
-	[[ -f $f ]] || return 0
-	for role in avahi-daemon dbus-daemon nsd; do
-		while read -r pid r st; do
-			[[ $r == "$role" ]] && alive "$pid" "$st" || continue
-			case $role in
-			nsd) pid_matches "$pid" "$1/nsd.conf" || continue ;;
-			dbus-daemon) pid_matches "$pid" "--config-file=$1/dbus.conf" || continue ;;
-			avahi-daemon) [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */avahi-daemon ]] || continue ;;
-			esac
-			kill -TERM "$pid" 2>/dev/null || true
-			deadline=$((SECONDS + 10))
-			while alive "$pid" "$st"; do
-				((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null || true; break; }
-				sleep 0.1
-			done
-			say "stopped $role (PID $pid)"
-		done <"$f"
-	done
-	mv -f "$f" "$f.old"
+# wa_is DIR ROLE PID: the recorded daemon is that very process: nsd and
+# dbus-daemon by their command lines, avahi-daemon (which rewrites its
+# argv) by its executable.
+wa_is() {
+	case $2 in
+	nsd) pid_matches "$3" "$1/nsd.conf" ;;
+	dbus-daemon) pid_matches "$3" "--config-file=$1/dbus.conf" ;;
+	avahi-daemon) [[ $(readlink "/proc/$3/exe" 2>/dev/null) == */avahi-daemon ]] ;;
+	*) return 1 ;;
+	esac
 }
 
 # wa_down STATEDIR: stop every recorded process, then delete our namespaces
-# (refusing any without our marker that holds other links) and the
-# client's resolv.conf.
+# (refusing any without our marker that holds other links, or that a
+# process not recorded by this STATEDIR still uses) and the client's
+# resolv.conf.
 wa_down() {
 	local sd=$1 h ns stray
 	for h in "${WA_SERVERS[@]}"; do lab_stop_recorded "$sd/$h"; done
-	wa_stop_daemons "$sd/dns"
-	wa_stop_daemons "$sd/cl"
+	lab_stop_daemons "$sd/dns" wa_is nsd
+	lab_stop_daemons "$sd/cl" wa_is avahi-daemon dbus-daemon
 	while read -r ns; do
-		wa_ns_exists "$ns" || continue
-		if ! wa_ns_is_ours "$ns"; then
-			[[ $(ip -n "$ns" -o link show 2>/dev/null | grep -vcE '^[0-9]+: (lo|eth0|br0|rt-[a-z]+)[@:]') == 0 ]] ||
-				die "network namespace $ns exists but was not made by wa-up.sh (no '$WA_MARKER' marker); remove it by hand if stale"
-		fi
-		stray=$(ip netns pids "$ns" | tr '\n' ' ')
+		ns_exists "$ns" || continue
+		stray=$(ns_pids "$ns")
 		[[ -z ${stray// /} ]] || die "network namespace $ns is still in use by PIDs $stray(not recorded by this STATEDIR)"
-		ip netns del "$ns" || die "ip netns del $ns"
+		ns_del "$ns" "$(wa_marked_dev "$ns")" "$WA_MARKER" 'eth0|br0|rt-[a-z]+'
 	done < <(wa_all_ns)
 	rm -rf "/etc/netns/$WA_CL_NS"
 }

@@ -10,12 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stap-client/stap-client/internal/testkit"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stap-client/stap-client/internal/testkit"
 )
 
 // Read parses a lab description: blank lines and # comments skipped,
@@ -86,7 +87,7 @@ func (tr Tier) Main(m *testing.M, lab *Lab) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", tr.Name, err)
 		return 1
 	}
-	bin, cleanup, err := ClientBinary()
+	bin, cleanup, err := testkit.TempClient()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", tr.Name, err)
 		return 1
@@ -210,21 +211,4 @@ func Get(t testing.TB, vars map[string]string, k string) string {
 		t.Fatalf("the lab description has no %s", k)
 	}
 	return v
-}
-
-// ClientBinary is $STAP_CLIENT_BIN, or else stap-client built into a
-// temporary directory that cleanup removes.
-func ClientBinary() (bin string, cleanup func(), err error) {
-	if bin = os.Getenv("STAP_CLIENT_BIN"); bin != "" {
-		return bin, func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "stap-client-bin")
-	if err != nil {
-		return "", nil, fmt.Errorf("making a directory for stap-client: %w", err)
-	}
-	if bin, err = testkit.BuildClient(dir); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return bin, func() { os.RemoveAll(dir) }, nil
 }

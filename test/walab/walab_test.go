@@ -36,14 +36,14 @@ func get(t *testing.T, k string) string { t.Helper(); return lab.Get(t, k) }
 // private mount namespace instead.
 func client(t *testing.T, resolvConf string, extraEnv []string, args ...string) labenv.Outcome {
 	t.Helper()
-	argv := []string{"ip", "netns", "exec", get(t, "WA_CLIENT_NS")}
+	argv := labenv.InNetns(get(t, "WA_CLIENT_NS"))
 	if resolvConf != "" {
 		f := filepath.Join(t.TempDir(), "resolv.conf")
 		require.NoError(t, os.WriteFile(f, []byte(resolvConf), 0o644))
 		argv = append(argv, "unshare", "--mount", "--", "sh", "-c", `mount --bind "$0" /etc/resolv.conf && exec "$@"`, f)
 	}
-	argv = append(argv, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME="+get(t, "WA_CLIENT_HOME"), "LANG=C.UTF-8")
-	return labenv.Run(t, append(append(append(argv, extraEnv...), lab.Bin), args...)...)
+	env := append([]string{"HOME=" + get(t, "WA_CLIENT_HOME")}, extraEnv...)
+	return labenv.Run(t, append(argv, labenv.Clean(labenv.PathSystem, env, append([]string{lab.Bin}, args...)...)...)...)
 }
 
 func via(t *testing.T, h string) string {
