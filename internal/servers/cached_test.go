@@ -52,8 +52,10 @@ func TestAdmit(t *testing.T) {
 			var out bytes.Buffer
 			f := &Finder{
 				Out: stapmsg.New(&out, 0), UID: os.Geteuid(), SSLDirs: tt.ssl, Privilege: tt.privilege,
-				Specs:     ParseSpecs(tt.servers),
-				LookupEnv: func(k string) (string, bool) { return map[string]string{"HOME": home, "SYSTEMTAP_DIR": home}[k], k == "HOME" || k == "SYSTEMTAP_DIR" },
+				Specs: ParseSpecs(tt.servers),
+				LookupEnv: func(k string) (string, bool) {
+					return map[string]string{"HOME": home, "SYSTEMTAP_DIR": home}[k], k == "HOME" || k == "SYSTEMTAP_DIR"
+				},
 			}
 			err := f.Admit(context.Background(), b)
 			if tt.want == "" {

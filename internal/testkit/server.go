@@ -20,6 +20,12 @@ import (
 // handle in a goroutine of its own; the listener closes when the test
 // ends. It returns the address.
 func Serve(t testing.TB, handle func(c net.Conn)) string {
+	addr, _ := serve(t, handle)
+	return addr
+}
+
+// serve is Serve that also returns how to stop listening early.
+func serve(t testing.TB, handle func(c net.Conn)) (string, func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -33,7 +39,7 @@ func Serve(t testing.TB, handle func(c net.Conn)) string {
 			go handle(c)
 		}
 	}()
-	return ln.Addr().String()
+	return ln.Addr().String(), func() { ln.Close() }
 }
 
 // ClosedPort is a loopback address where nothing listens.
@@ -65,10 +71,14 @@ type FakeServer struct {
 	// Requests receives each request body while fewer than 10 wait unread.
 	Requests chan []byte
 
+	stop     func()
 	mu       sync.Mutex
 	received [][]byte // one per connection that sent a request
 	conns    int
 }
+
+// Stop takes the server down: its address refuses connections from now on.
+func (s *FakeServer) Stop() { s.stop() }
 
 // Reply is a Fake.Handle that writes data.
 func Reply(data []byte) func(c net.Conn, req []byte) {
@@ -88,7 +98,7 @@ func StartFake(t testing.TB, f Fake) *FakeServer {
 	require.NoError(t, os.WriteFile(filepath.Join(s.CertDir, "stap.cert"), s.Cert.Certificate[0], 0o644))
 	cfg := &tls.Config{Certificates: []tls.Certificate{s.Cert}}
 	ended := Ended(t)
-	s.Addr = Serve(t, func(raw net.Conn) {
+	s.Addr, s.stop = serve(t, func(raw net.Conn) {
 		defer raw.Close()
 		if !Pause(ended, f.Delay) {
 			return
