@@ -37,6 +37,9 @@
 #                       listens (a server that is down), and srvb at
 #                       priority 2 under the instance name "stap.b on srvb"
 #                       (a dot and spaces in the label, RFC 6763 §4.3).
+#   fleet.walab.test    srva, srvb and srvc as equals (priority 0, weight
+#                       10 each): a fleet (the tests trust all three with
+#                       --ssl=STATEDIR/certs).
 # Checks: each server listens, with a certificate serial of its own; the
 # real stap adds trust in a and b across the router and the client DB then
 # lists two trusted certificates; nsd listens; avahi-daemon starts. What
@@ -115,7 +118,8 @@ server:
 remote-control:
   control-enable: no
 EOF
-for z in "$WA_DOMAIN" "site2.$WA_DOMAIN" "failover.$WA_DOMAIN"; do
+zones=("$WA_DOMAIN" "site2.$WA_DOMAIN" "failover.$WA_DOMAIN" "fleet.$WA_DOMAIN")
+for z in "${zones[@]}"; do
 	printf 'zone:\n  name: %s\n  zonefile: %s.zone\n' "$z" "$z" >>"$dnsdir/nsd.conf"
 done
 
@@ -200,7 +204,18 @@ inst() { printf 'Systemtap\\032Compile\\032Server\\032on\\032%s' "$(wa_host "$1"
 	echo "stap\\.b\\032on\\032srvb._stap._tcp IN SRV 2 0 $port $(wa_host b).$WA_DOMAIN."
 	echo "stap\\.b\\032on\\032srvb._stap._tcp IN TXT $(txt b)"
 } >"$dnsdir/failover.$WA_DOMAIN.zone"
-for z in "$WA_DOMAIN" "site2.$WA_DOMAIN" "failover.$WA_DOMAIN"; do
+{
+	# A fleet: the three servers as equals (one priority, one weight), as
+	# an operator publishes identical servers (README "Running a fleet").
+	soa "fleet.$WA_DOMAIN"
+	for h in "${WA_SERVERS[@]}"; do
+		echo "_stap._tcp IN PTR $(inst "$h")._stap._tcp"
+		echo "$(inst "$h")._stap._tcp IN SRV 0 10 $port $(wa_host "$h").$WA_DOMAIN."
+		echo "$(inst "$h")._stap._tcp IN TXT $(txt "$h")"
+	done
+} >"$dnsdir/fleet.$WA_DOMAIN.zone"
+zones=("$WA_DOMAIN" "site2.$WA_DOMAIN" "failover.$WA_DOMAIN" "fleet.$WA_DOMAIN")
+for z in "${zones[@]}"; do
 	nsd-checkzone "$z" "$dnsdir/$z.zone" >"$tmp/check" 2>&1 || { cat "$tmp/check" >&2; die "nsd-checkzone $z failed"; }
 done
 lab_spawn / "$dnsdir/nsd.out" setsid ip netns exec "$WA_DNS_NS" nsd -d -c "$dnsdir/nsd.conf"
