@@ -11,7 +11,7 @@
 # What runs where (nothing in the root network namespace; 10.232.0.0/24
 # exists only inside the namespaces, no veth leads to the root namespace):
 #   stapcnet-sw  bridge br0 (multicast snooping off), veths sw-a sw-b sw-c
-#                sw-cl; no address, no process.
+#                sw-cl sw-cl2; no address, no process.
 #   stapcnet-a   10.232.0.1 + fe80:: on net0, hostname srva: anchor
 #                (sleep, argv[0] stapcnet-anchor-a, made by unshare --mount
 #                --uts), dbus-daemon (STATEDIR/a/dbus.conf, socket
@@ -23,6 +23,8 @@
 #   stapcnet-c   10.232.0.3, srvc, stap-serverd -r 5.10.0-99-amd64 (no such
 #                headers: stap-serverd accepts and advertises it anyway),
 #                user stapcnetc. Trusted, but for another release.
+#   stapcnet-cl2 10.232.0.11, a second client machine (the fleet test), the
+#                same as stapcnet-cl but for the blackhole.
 #   stapcnet-cl  10.232.0.10, the client: no daemon at all. Its trust DB
 #                (NSS sql, trusts a and c) is STATEDIR/client-home/
 #                .systemtap/ssl/client, made by the real stap.
@@ -155,7 +157,7 @@ else
 
 	# --- the network --------------------------------------------------------
 	ns_hub "$NET_SW_NS" "$NET_BRIDGE" "$NET_MARKER" mcast_snooping 0
-	for h in "${NET_SERVERS[@]}" cl; do
+	for h in "${NET_SERVERS[@]}" cl cl2; do
 		ns_host "$(net_ns "$h")" "$NET_SW_NS" "$NET_IF" "sw-$h" "$NET_MARKER" "$(net_addr "$h")/24" "$NET_BRIDGE"
 	done
 	# The blackhole: a neighbour nobody owns, so SYNs leave and vanish.
@@ -163,7 +165,7 @@ else
 
 	# Link-local IPv6 must finish DAD before avahi picks it up.
 	deadline=$((SECONDS + 15))
-	for h in "${NET_SERVERS[@]}" cl; do
+	for h in "${NET_SERVERS[@]}" cl cl2; do
 		ns=$(net_ns "$h")
 		until ip -n "$ns" -6 -o addr show dev "$NET_IF" scope link 2>/dev/null | grep -v tentative | grep -q fe80; do
 			((SECONDS < deadline)) || die "no usable IPv6 link-local address on $ns/$NET_IF after 15 s"
@@ -424,6 +426,7 @@ timeout 2 ip netns exec "$NET_CL_NS" bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$NET_
 	echo "NET_SWITCH_NS=$NET_SW_NS"
 	echo "NET_CLIENT_NS=$NET_CL_NS"
 	echo "NET_CLIENT_ADDR=$(net_addr cl)"
+	echo "NET_CLIENT2_NS=$NET_CL2_NS"
 	echo "NET_CLIENT_HOME=$client_home"
 	echo "NET_CLIENT_DB=$client_db"
 	for h in "${NET_SERVERS[@]}"; do

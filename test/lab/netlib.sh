@@ -9,6 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 NET_PREFIX=stapcnet
 NET_SW_NS=stapcnet-sw
 NET_CL_NS=stapcnet-cl
+NET_CL2_NS=stapcnet-cl2 # a second client machine (the fleet test)
 NET_SERVERS=(a b c)      # server host letters
 NET_SUBNET=10.232.0      # /24, never routed to the root namespace
 NET_IF=net0              # each host's interface (veth), peer sw-X in the switch
@@ -19,8 +20,8 @@ NET_LOCK=/run/lock/stapcnet.lock
 net_ns() { printf 'stapcnet-%s\n' "$1"; }           # a -> stapcnet-a
 net_user() { printf 'stapcnet%s\n' "$1"; }           # a -> stapcneta
 net_host() { printf 'srv%s\n' "$1"; }                # a -> srva
-net_addr() {                                         # a b c cl -> 10.232.0.1 2 3 10
-	case $1 in a) echo "$NET_SUBNET.1" ;; b) echo "$NET_SUBNET.2" ;; c) echo "$NET_SUBNET.3" ;; cl) echo "$NET_SUBNET.10" ;; esac
+net_addr() {                                         # a b c cl cl2 -> 10.232.0.1 2 3 10 11
+	case $1 in a) echo "$NET_SUBNET.1" ;; b) echo "$NET_SUBNET.2" ;; c) echo "$NET_SUBNET.3" ;; cl) echo "$NET_SUBNET.10" ;; cl2) echo "$NET_SUBNET.11" ;; esac
 }
 
 # net_ns_is_ours NS: exists and carries NET_MARKER (br0 in the switch, net0 elsewhere).
@@ -28,7 +29,7 @@ net_ns_is_ours() { ns_marked "$1" "$(net_marked_dev "$1")" "$NET_MARKER"; }
 net_marked_dev() { if [[ $1 == "$NET_SW_NS" ]]; then echo "$NET_BRIDGE"; else echo "$NET_IF"; fi; }
 net_all_ns() {
 	local h
-	printf '%s\n' "$NET_SW_NS" "$NET_CL_NS"
+	printf '%s\n' "$NET_SW_NS" "$NET_CL_NS" "$NET_CL2_NS"
 	for h in "${NET_SERVERS[@]}"; do net_ns "$h"; done
 }
 

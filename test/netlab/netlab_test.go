@@ -235,3 +235,31 @@ func TestSecureBootDiscovery(t *testing.T) {
 		assert.Regexp(t, announced.String()+`[^"]*": no MOK in common: the server signs with [^;]*`+regexp.QuoteMeta(fp), o.Stderr)
 	})
 }
+
+// TestFleetOverMDNS: srva and srvb, equal servers found by multicast DNS
+// (both trusted here with --ssl), are chosen by the request: the same
+// script from two client machines (namespaces, each with its own HOME)
+// lands on the same server.
+func TestFleetOverMDNS(t *testing.T) {
+	certs := filepath.Dir(get(t, "NET_A_CERT"))
+	via := regexp.MustCompile(`Passes: via server  host=(\S+) `)
+	on := func(ns, home, script string) string {
+		t.Helper()
+		o := labenv.Run(t, labenv.InNetns(ns, labenv.Clean(labenv.PathSystem, []string{"HOME=" + home},
+			lab.Bin, "--ssl="+certs, "-v", "-r", get(t, "NET_RELEASE"), "-p2", "-e", script)...)...)
+		require.Equal(t, 0, o.Code, "%s", o.Stderr)
+		m := via.FindStringSubmatch(o.Stderr)
+		require.NotNil(t, m, "%s", o.Stderr)
+		return m[1]
+	}
+	seen := map[string]bool{}
+	for i := range 6 {
+		script := fmt.Sprintf(`probe begin { printf("fleet %d\n"); exit() }`, i)
+		first := on(get(t, "NET_CLIENT_NS"), t.TempDir(), script)
+		second := on(get(t, "NET_CLIENT2_NS"), t.TempDir(), script)
+		assert.Equal(t, first, second, "script %d: one server from both machines", i)
+		assert.Contains(t, []string{"srva.local", "srvb.local"}, first)
+		seen[first] = true
+	}
+	t.Logf("servers chosen: %v", seen)
+}
