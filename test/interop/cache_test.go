@@ -64,6 +64,13 @@ func TestCacheAgainstRealServer(t *testing.T) {
 		argv := append([]string{theLab.Bin, "--server=" + server, ssl}, extra...)
 		return runEnvIn(t, cwd, env, "", append(argv, args...)...)
 	}
+	// offline is run with no network at all: the server is unreachable.
+	offline := func(extra ...string) outcome {
+		t.Helper()
+		labenv.RemoveProducts(t, cwd)
+		argv := append([]string{theLab.Bin, "--server=" + theLab.server(t), ssl}, extra...)
+		return runOffline(t, cwd, env, append(argv, args...)...)
+	}
 
 	miss := run(theLab.server(t))
 	require.Equal(t, 0, miss.code, miss.stderr)
@@ -75,7 +82,7 @@ func TestCacheAgainstRealServer(t *testing.T) {
 	assert.Equal(t, module, moduleOf(t, cwd, hit.files), "the same module bytes")
 	assert.Equal(t, 1, requestsFor(t, script), "no request for the second run")
 
-	down := run(theLab.Get(t, "LAB_ADDR") + ":1") // nothing listens there
+	down := offline()
 	assert.Equal(t, miss, down, "a hit needs no server")
 	assert.Equal(t, module, moduleOf(t, cwd, down.files))
 
@@ -105,7 +112,7 @@ func TestCacheAgainstRealServer(t *testing.T) {
 		assert.Equal(t, 3+i, requestsFor(t, script), "%v reaches the server", extra)
 	}
 	// -w's result was stored: it is a hit now.
-	r := run(theLab.Get(t, "LAB_ADDR")+":1", "-w")
+	r := offline("-w")
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, 5, requestsFor(t, script))
 }
@@ -148,9 +155,16 @@ func TestCacheConcurrentMisses(t *testing.T) {
 	assert.Empty(t, tmp, "nothing left half made")
 
 	// The entry is valid: a run with the server unreachable uses it.
-	args[1] = "--server=" + theLab.Get(t, "LAB_ADDR") + ":1"
 	cwd := t.TempDir()
-	o := runEnvIn(t, cwd, env, "", args...)
+	o := runOffline(t, cwd, env, args...)
 	require.Equal(t, 0, o.code, o.stderr)
 	assert.Equal(t, module, moduleOf(t, cwd, o.files))
+}
+
+// runOffline is runEnvIn in a network namespace of its own with no
+// network at all: every server is unreachable, and a cached result must
+// answer by itself.
+func runOffline(t *testing.T, cwd string, env []string, argv ...string) outcome {
+	t.Helper()
+	return runArgv(t, cwd, "", append([]string{"unshare", "--net", "--"}, labenv.Clean(labenv.PathAll, env, argv...)...)...)
 }
