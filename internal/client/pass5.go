@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/response"
 	"github.com/stap-client/stap-client/internal/staprun"
 	"github.com/stap-client/stap-client/internal/workdir"
@@ -27,7 +26,7 @@ func (r *run) pass5(res *response.Result) int {
 	}
 	// The server that built the module must be on the same side of
 	// systemtap 5.0 as the local staprun.
-	if msg := discovery.Mismatch(r.plan.staprun.Version(context.Background(), r.out), res.ServerVersion); msg != "" {
+	if msg := staprun.Mismatch(r.plan.staprun.Version(context.Background(), r.out), res.ServerVersion); msg != "" {
 		r.out.Ours(msg, nil)
 		return 1
 	}

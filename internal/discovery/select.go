@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/stap-client/stap-client/internal/staprun"
 )
 
 // Policy is what this run needs of a server.
@@ -194,9 +196,9 @@ func Order(cs []Candidate) {
 
 func compareRank(a, b Candidate) int {
 	switch {
-	case versionLess(b.Version, a.Version):
+	case staprun.VersionLess(b.Version, a.Version):
 		return -1
-	case versionLess(a.Version, b.Version):
+	case staprun.VersionLess(a.Version, b.Version):
 		return 1
 	}
 	return cmp.Compare(a.Priority, b.Priority)
@@ -266,23 +268,6 @@ func spreadRun(run []Candidate, intn func(int) int) {
 		groups = slices.Delete(groups, pick, pick+1)
 	}
 	copy(run, out)
-}
-
-// versionLess compares dotted versions per number; an empty one is lowest
-// and a prefix is smaller than the longer version.
-func versionLess(a, b string) bool {
-	if a == "" || b == "" {
-		return a == "" && b != ""
-	}
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		x, _ := strconv.ParseUint(as[i], 10, 64)
-		y, _ := strconv.ParseUint(bs[i], 10, 64)
-		if x != y {
-			return x < y
-		}
-	}
-	return len(as) < len(bs)
 }
 
 // ResolveFunc adapts a LookupFunc for Select's host matching.

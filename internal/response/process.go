@@ -5,6 +5,7 @@ package response
 import (
 	"fmt"
 	"github.com/stap-client/stap-client/internal/stapmsg"
+	"github.com/stap-client/stap-client/internal/staprun"
 	"io"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func Process(dir string, opt Options) (*Result, error) {
 	if v, err := readSmall(filepath.Join(dir, "version")); err == nil {
 		r.ServerVersion = strings.TrimSpace(string(v))
 	}
-	r.BelowVersion = VersionLess(r.ServerVersion, "1.6")
+	r.BelowVersion = staprun.VersionLess(r.ServerVersion, "1.6")
 	if r.BelowVersion {
 		r.Messages = append(r.Messages,
 			"Server protocol version is "+r.ServerVersion,
@@ -165,20 +166,6 @@ func (r *Result) findModule(opt Options) error {
 func isRegular(p string) bool {
 	fi, err := os.Lstat(p)
 	return err == nil && fi.Mode().IsRegular()
-}
-
-// VersionLess compares dotted protocol versions numerically per component; a
-// version that is a prefix of the other is the smaller.
-func VersionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		x, _ := strconv.ParseUint(as[i], 10, 64)
-		y, _ := strconv.ParseUint(bs[i], 10, 64)
-		if x != y {
-			return x < y
-		}
-	}
-	return len(as) < len(bs)
 }
 
 // OnlyVersion tells whether dir holds the reply of a server that does not

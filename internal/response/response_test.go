@@ -177,15 +177,6 @@ func TestProcess(t *testing.T) {
 	})
 }
 
-func TestVersionLess(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		less bool
-	}{{"1.0", "1.6", true}, {"1.6", "1.6", false}, {"1.10", "1.6", false}, {"4.8", "1.6", false}, {"1", "1.0", true}, {"", "1.6", true}} {
-		assert.Equal(t, tc.less, VersionLess(tc.a, tc.b), "%s < %s", tc.a, tc.b)
-	}
-}
-
 func stdout(t *testing.T, res *Result) string {
 	t.Helper()
 	var b bytes.Buffer
