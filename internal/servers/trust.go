@@ -33,18 +33,14 @@ func (f *Finder) parseTrustSpec(spec string) (trustSpec, error) {
 		switch w {
 		case "ssl":
 			t.ssl = true
-		case "signer":
+		case "signer", "all-users":
 			if f.UID != 0 {
-				fail = append(fail, "Only root can specify 'signer' on --trust-servers")
+				fail = append(fail, "Only root can specify '"+w+"' on --trust-servers")
 			}
-			t.signer = true
+			t.signer = t.signer || w == "signer"
+			t.allUsers = t.allUsers || w == "all-users"
 		case "revoke":
 			t.revoke = true
-		case "all-users":
-			if f.UID != 0 {
-				fail = append(fail, "Only root can specify 'all-users' on --trust-servers")
-			}
-			t.allUsers = true
 		case "no-prompt":
 			t.noPrompt = true
 		default:
