@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stap-client/stap-client/internal/stapargs"
+	"github.com/stap-client/stap-client/internal/stapmsg"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden CLI files in testdata/cli from the current output")
@@ -157,7 +158,7 @@ func TestShellWords(t *testing.T) {
 // itself) is missing from --help.
 func TestHelpListsOurOptions(t *testing.T) {
 	var b bytes.Buffer
-	printHelp(&b)
+	stapmsg.Help(&b)
 	for _, o := range stapargs.Options() {
 		if o.Class != stapargs.ClientOwn && o.Class != stapargs.ServerControl && o.Class != stapargs.Info {
 			continue

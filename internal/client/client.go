@@ -113,7 +113,7 @@ func Run(ctx context.Context, env Env) int {
 	out.NoWarnings = inv.Run.SuppressWarnings && (!inv.DumpMode || inv.Verbose <= 1)
 	switch {
 	case inv.Help:
-		printHelp(env.Stdout)
+		stapmsg.Help(env.Stdout)
 		return 0
 	case inv.Version:
 		printVersion(env.Stdout, env.Version)
