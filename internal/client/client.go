@@ -80,7 +80,7 @@ func OSEnv(args []string, version string) (Env, error) {
 		},
 		Version:     version,
 		UID:         os.Geteuid(),
-		Browser:     discovery.Zeroconf{},
+		Browser:     discovery.Multi{discovery.OneShot{}, discovery.Zeroconf{}},
 		ResolvConf:  "/etc/resolv.conf",
 		Credentials: host.OSCredentials,
 		Root:        os.DirFS("/"),

@@ -55,22 +55,9 @@ type Zeroconf struct {
 
 // Browse implements Browser.
 func (z Zeroconf) Browse(ctx context.Context, found chan<- Service) error {
-	list := z.Interfaces
-	if list == nil {
-		list = net.Interfaces
-	}
-	all, err := list()
+	ifaces, err := multicastInterfaces(z.Interfaces)
 	if err != nil {
-		return fmt.Errorf("listing network interfaces: %w", err)
-	}
-	var ifaces []net.Interface
-	for _, i := range all {
-		if i.Flags&net.FlagUp != 0 && i.Flags&net.FlagMulticast != 0 && i.Flags&net.FlagLoopback == 0 {
-			ifaces = append(ifaces, i)
-		}
-	}
-	if len(ifaces) == 0 {
-		return ErrNoMulticast
+		return err
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -122,9 +122,6 @@ func (m *Memory) Clear(ctx context.Context, id string, now time.Time) error {
 // update changes the failures under the lock and writes them back, the
 // expired ones dropped, when change reports a change.
 func (m *Memory) update(ctx context.Context, now time.Time, change func(map[string]Failure) bool) error {
-	if err := os.MkdirAll(m.dir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", m.dir, err)
-	}
 	unlock, err := m.lock(ctx)
 	if err != nil {
 		return err
@@ -152,54 +149,77 @@ func (m *Memory) update(ctx context.Context, now time.Time, change func(map[stri
 
 // read reads the file; a corrupt one reads as empty, with an error.
 func (m *Memory) read() (map[string]Failure, error) {
-	f, err := os.OpenFile(m.path(), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
+	var v file
+	if err := readJSON(m.path(), &v); err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", m.path(), err)
-	}
-	if len(data) > maxFile {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", m.path(), maxFile)
-	}
-	var v file
-	if err := json.Unmarshal(data, &v); err != nil || v.Version != 1 {
+	if v.Version != 1 {
 		return nil, fmt.Errorf("reading %s: not a failure memory (version 1)", m.path())
 	}
 	return v.Failures, nil
 }
 
+// readJSON decodes the file at path into v, refusing a link, a file larger
+// than maxFile and one that is not JSON.
+func readJSON(path string, v any) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxFile {
+		return fmt.Errorf("reading %s: larger than %d bytes", path, maxFile)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	return nil
+}
+
 // write replaces the file whole: readers see the old or the new one.
-func (m *Memory) write(v file) error {
+func (m *Memory) write(v file) error { return writeJSON(m.dir, m.path(), v) }
+
+// writeJSON replaces the file at path (in dir) with v, whole.
+func writeJSON(dir, path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encoding the failure memory: %w", err)
+		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(m.dir, FileName+".*.tmp") // 0600
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp") // 0600
 	if err != nil {
-		return fmt.Errorf("writing the failure memory: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	_, err = tmp.Write(data)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), m.path())
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("writing the failure memory: %w", err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
 
 // lock takes the exclusive lock on <dir>/client-health.lock.
 func (m *Memory) lock(ctx context.Context) (unlock func(), err error) {
-	unlock, err = lockfile.Lock(ctx, m.path()+".lock", syscall.LOCK_EX, lockWait)
+	return lockPath(ctx, m.path())
+}
+
+// lockPath takes the exclusive lock on path.lock, made in its directory.
+func lockPath(ctx context.Context, path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	unlock, err = lockfile.Lock(ctx, path+".lock", syscall.LOCK_EX, lockWait)
 	if err != nil {
-		return nil, fmt.Errorf("the failure memory: %w", err)
+		return nil, fmt.Errorf("the state in %s: %w", filepath.Dir(path), err)
 	}
 	return unlock, nil
 }
