@@ -194,6 +194,10 @@ func Order(cs []Candidate) {
 	slices.SortStableFunc(cs, compareRank)
 }
 
+// SameRank tells whether a and b are equally good servers (same protocol
+// version, same SRV priority): a fleet, ordered by the request's key.
+func SameRank(a, b Candidate) bool { return compareRank(a, b) == 0 }
+
 func compareRank(a, b Candidate) int {
 	switch {
 	case staprun.VersionLess(b.Version, a.Version):

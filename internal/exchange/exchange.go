@@ -217,6 +217,10 @@ func (w *watcher) observe(ev transport.Event) {
 	if ev.Err != nil {
 		if ev.Retry > 0 {
 			w.last[i] = ev.Err
+			if w.heard != nil {
+				// Refused now, though tried again: remembered all the same.
+				w.heard(w.cands[i], ev.Err)
+			}
 			w.msg.Logf(2, "  Unable to connect: %v; trying again in %v", ev.Err, ev.Retry)
 			return
 		}

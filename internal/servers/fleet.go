@@ -23,8 +23,13 @@ import (
 // cost every run its stagger; a success puts it back in its place.
 
 // fleet passes over the servers that failed lately and, at -v, says the
-// order the request's key gave and why a server was moved.
+// order the request's key gave equal servers and why a server was moved.
 func (f *Finder) fleet(ctx context.Context, p discovery.Policy, use []discovery.Candidate) []discovery.Candidate {
+	if p.Key != nil && f.Out.Verbose >= 1 {
+		for _, line := range fleetOrder(use) {
+			f.Out.Errf("%s: order of equal servers for this request: %s", stapmsg.Prog, line)
+		}
+	}
 	if f.Health == nil || len(use) < 2 {
 		return use
 	}
@@ -34,19 +39,37 @@ func (f *Finder) fleet(ctx context.Context, p discovery.Policy, use []discovery.
 		f.Out.Logf(2, "%s: the record of failed servers cannot be read: %v", stapmsg.Prog, err)
 	}
 	use, why := health.PassOver(use, endpoint(p), recent, now)
-	if p.Key != nil && f.Out.Verbose >= 1 {
-		var order []string
-		for _, c := range use {
-			order = append(order, fmt.Sprintf("%s (score %.3g)", c.Label(), c.Score))
-		}
-		f.Out.Errf("%s: order of equal servers for this request: %s", stapmsg.Prog, strings.Join(order, ", "))
-	}
 	for i, c := range use {
 		if why[i] != "" {
 			f.Out.Logf(1, "%s: server%s: passed over first: %s", stapmsg.Prog, c.String(), why[i])
 		}
 	}
 	return use
+}
+
+// fleetOrder describes each run of equal servers (two or more) in the
+// order their scores gave, each server once.
+func fleetOrder(use []discovery.Candidate) []string {
+	var lines []string
+	for start := 0; start < len(use); {
+		end := start + 1
+		for end < len(use) && discovery.SameRank(use[start], use[end]) {
+			end++
+		}
+		var names []string
+		seen := map[string]bool{}
+		for _, c := range use[start:end] {
+			if l := c.Label(); !seen[l] {
+				seen[l] = true
+				names = append(names, fmt.Sprintf("%s (score %.3g)", l, c.Score))
+			}
+		}
+		if len(names) > 1 {
+			lines = append(lines, strings.Join(names, ", "))
+		}
+		start = end
+	}
+	return lines
 }
 
 // Heard is told how each server the exchange tried fared (err nil: it
