@@ -77,24 +77,24 @@ func TestGenerationMismatchInRealKernel(t *testing.T) {
 	t.Setenv("LAB_ENV", env)
 	t.Setenv("VM_STATE", state)
 	t.Setenv("STAP_CLIENT_BIN", bin)
-	console := vmRun(t, generationGuest, "VM_EXTRA="+strings.Join(stapFiles, " "), "VM_HOME="+home)
+	console := labenv.VMRun(t, generationGuest, "VM_EXTRA="+strings.Join(labenv.StapFiles, " "), "VM_HOME="+home)
 	require.Contains(t, console, "STAPVM-EXIT rc=0", "the guest script did not finish:\n%s", console)
-	sec := sections(console)
+	sec := labenv.Sections(console)
 
 	c := sec["client"]
-	assert.Equal(t, "1", c.rc, c.text)
+	assert.Equal(t, "1", c.RC, c.Text)
 	// Contains on the text: a terminal progress line may share its line.
-	assert.Contains(t, c.text, "stap-client: ERROR: the module was built by a systemtap 5.1 server, which the local staprun 4.8 cannot run (systemtap 5.0 changed the module/staprun transport); use a compile server of systemtap older than 5.0, or a local systemtap-runtime 5.0 or later (-p4 keeps the module)")
-	assert.NotContains(t, c.text, "Pass 5", "stopped before pass 5")
+	assert.Contains(t, c.Text, "stap-client: ERROR: the module was built by a systemtap 5.1 server, which the local staprun 4.8 cannot run (systemtap 5.0 changed the module/staprun transport); use a compile server of systemtap older than 5.0, or a local systemtap-runtime 5.0 or later (-p4 keeps the module)")
+	assert.NotContains(t, c.Text, "Pass 5", "stopped before pass 5")
 
 	p4 := sec["client-p4"]
-	assert.Equal(t, "0", p4.rc, p4.text)
-	assert.Regexp(t, `(?m)^stap_[0-9a-f]+_[0-9]+\.ko$`, p4.text, "the module is saved")
+	assert.Equal(t, "0", p4.RC, p4.Text)
+	assert.Regexp(t, `(?m)^stap_[0-9a-f]+_[0-9]+\.ko$`, p4.Text, "the module is saved")
 
 	// The real stap 4.8 has no such check: pass 5 fails in staprun. Its
 	// text is recorded in the test log for the issue.
 	s := sec["stap"]
-	assert.Equal(t, "1", s.rc, s.text)
-	assert.Contains(t, s.text, "Pass 5: run failed.  [man error::pass5]")
-	t.Logf("the real stap 4.8 with a 5.1 server's module:\n%s", s.text)
+	assert.Equal(t, "1", s.RC, s.Text)
+	assert.Contains(t, s.Text, "Pass 5: run failed.  [man error::pass5]")
+	t.Logf("the real stap 4.8 with a 5.1 server's module:\n%s", s.Text)
 }
