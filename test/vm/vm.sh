@@ -50,7 +50,10 @@ is_static "$bin" || die "$bin must be static (CGO_ENABLED=0): the guest has no l
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 kdir=$state/kernel-$LAB_RELEASE
-# The Debian kernel package, fetched once and kept in STATEDIR.
+# The Debian kernel package, fetched once and kept in STATEDIR; two VM
+# tiers running at once take turns.
+exec {statelock}>"$state/.lock"
+flock "$statelock"
 if [[ ! -f $kdir/.done ]]; then
 	say "fetching linux-image-$LAB_RELEASE"
 	rm -rf "$kdir" "$state/dl"
@@ -61,6 +64,7 @@ if [[ ! -f $kdir/.done ]]; then
 	rm -rf "$state/dl"
 	touch "$kdir/.done"
 fi
+flock -u "$statelock"
 vmlinuz=$kdir/boot/vmlinuz-$LAB_RELEASE
 [[ -f $vmlinuz ]] || die "no vmlinuz in $kdir"
 
