@@ -14,6 +14,7 @@ import (
 
 	"github.com/stap-client/stap-client/internal/discovery"
 	"github.com/stap-client/stap-client/internal/exchange"
+	"github.com/stap-client/stap-client/internal/host"
 	"github.com/stap-client/stap-client/internal/request"
 	"github.com/stap-client/stap-client/internal/response"
 	"github.com/stap-client/stap-client/internal/servers"
@@ -31,9 +32,9 @@ type run struct {
 	finder *servers.Finder
 	intr   *interrupts
 	dir    *workdir.Dir // the private temp dir, once made
-	// signingKey is the file a server's MOK was saved in when it had none
-	// in common with us.
-	signingKey string
+	// keyAdvice is our line on a server's MOK, when it had none in common
+	// with us.
+	keyAdvice string
 }
 
 // passes is how passes 1-4 ended, on a server or from the cache.
@@ -333,7 +334,7 @@ func (r *run) finish(ctx context.Context, res *response.Result) bool {
 		r.out.Errf("%s", m)
 	}
 	if res.SigningKey != "" {
-		r.signingKey = workdir.SaveSigningKey(r.out, res.SigningKey, r.env.Cwd)
+		r.keyAdvice = workdir.ServerMOK(r.out, res.SigningKey, r.env.Cwd, host.MOKEnrolment(r.env.Root))
 	}
 	if err := res.Print(ctx, r.env.Stdout, r.out.Writer()); err != nil {
 		// A reader that went away (| head) is the SIGPIPE stap catches: an
@@ -370,11 +371,9 @@ func (r *run) finish(ctx context.Context, res *response.Result) bool {
 // mokAdvice is our one line after a reply without a signed module because
 // the server has no MOK in common with this host.
 func (r *run) mokAdvice() {
-	if r.signingKey == "" {
-		return
+	if r.keyAdvice != "" {
+		r.out.Ours(r.keyAdvice, nil)
 	}
-	r.out.Ours(fmt.Sprintf("the module could not be signed with a key this host trusts: the server has no MOK in common with it; "+
-		"enrol the server's key with 'sudo mokutil --import %s', reboot and confirm it in the MOK manager, then run this command again", r.signingKey), nil)
 }
 
 func fileExists(p string) bool {

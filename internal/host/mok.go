@@ -3,6 +3,7 @@
 package host
 
 import (
+	"errors"
 	"io/fs"
 
 	"github.com/stap-client/stap-client/internal/mok"
@@ -52,4 +53,25 @@ type noFiles struct{}
 
 func (noFiles) Open(name string) (fs.File, error) {
 	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// efiPath is where the kernel shows that it booted through EFI.
+const efiPath = "sys/firmware/efi"
+
+// ErrNoEFI says why a host cannot enrol a machine owner key.
+var ErrNoEFI = errors.New("this host cannot enrol a machine owner key: it did not boot through EFI (no /sys/firmware/efi)")
+
+// MOKEnrolment tells whether a server's MOK could be enrolled on this host:
+// mokutil and shim's MOK manager work through EFI variables, so a host
+// that booted without EFI (a BIOS boot with module.sig_enforce=1) cannot,
+// and its kernel trusts only the keys it was built or booted with. nil
+// means it can; root is as for MOKs.
+func MOKEnrolment(root fs.FS) error {
+	if root == nil {
+		root = noFiles{}
+	}
+	if _, err := fs.Stat(root, efiPath); err != nil {
+		return ErrNoEFI
+	}
+	return nil
 }

@@ -49,6 +49,27 @@ func SaveSigningKey(out *stapmsg.Printer, src, dir string) string {
 	return filepath.Base(dst)
 }
 
+// ServerMOK deals with the key a server sent because it has no MOK in
+// common with this host, and returns our one line of advice ("" when the
+// key could not be saved: that was reported). Where the host can enrol a
+// key (cannotEnrol nil, from host.MOKEnrolment) the key is saved as stap
+// saves it and the advice is to enrol it. Where it cannot, nothing is
+// saved: a key the user cannot enrol is no use to them, and the server's
+// mokutil line does not apply.
+func ServerMOK(out *stapmsg.Printer, src, dir string, cannotEnrol error) string {
+	const lead = "the module could not be signed with a key this host trusts: the server has no MOK in common with it"
+	if cannotEnrol != nil {
+		return fmt.Sprintf("%s, and %v; the server's 'mokutil --import' advice does not apply here: "+
+			"the module must be signed by a key this kernel already trusts", lead, cannotEnrol)
+	}
+	saved := SaveSigningKey(out, src, dir)
+	if saved == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s; enrol the server's key with 'sudo mokutil --import %s', "+
+		"reboot and confirm it in the MOK manager, then run this command again", lead, saved)
+}
+
 // CopyFile writes dst through a temp file and a rename, as stap does, so a
 // failed copy never leaves a truncated module behind, and a link at dst is
 // replaced, its target untouched. Mode 0666 less umask. Messages name dst

@@ -4,6 +4,7 @@ package workdir
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -115,4 +116,42 @@ func TestSaveSigningKeyNeverOverwrites(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, SigningKeyName), []byte("other"), 0o600))
 	assert.Regexp(t, `^signing_key-[0-9a-f]{8}\.x509$`, SaveSigningKey(out, src, dir))
 	assert.Empty(t, b.String())
+}
+
+func TestServerMOK(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(src, []byte("DER key"), 0o644))
+	tests := []struct {
+		name        string
+		cannotEnrol error
+		wantFiles   []string
+		wantAdvice  string
+	}{
+		{"an EFI host: saved, enrol it", nil, []string{SigningKeyName},
+			"the module could not be signed with a key this host trusts: the server has no MOK in common with it; " +
+				"enrol the server's key with 'sudo mokutil --import signing_key.x509', reboot and confirm it in the MOK manager, then run this command again"},
+		{"a host without EFI: nothing saved, no mokutil", errors.New("this host cannot enrol a machine owner key: why"), nil,
+			"the module could not be signed with a key this host trusts: the server has no MOK in common with it, and " +
+				"this host cannot enrol a machine owner key: why; the server's 'mokutil --import' advice does not apply here: " +
+				"the module must be signed by a key this kernel already trusts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var b bytes.Buffer
+			assert.Equal(t, tt.wantAdvice, ServerMOK(stapmsg.New(&b, 0), src, dir, tt.cannotEnrol))
+			assert.Empty(t, b.String(), "nothing printed")
+			var files []string
+			ents, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			for _, e := range ents {
+				files = append(files, e.Name())
+			}
+			assert.Equal(t, tt.wantFiles, files)
+		})
+	}
+	// A key that cannot be saved: reported, no advice.
+	var b bytes.Buffer
+	assert.Empty(t, ServerMOK(stapmsg.New(&b, 0), src+".none", t.TempDir(), nil))
+	assert.NotEmpty(t, b.String())
 }

@@ -30,12 +30,13 @@ LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # makes its Secure Boot MOKs with openssl and signs with the headers'
 # scripts/sign-file (linux-kbuild); the Secure Boot tier (mokns.sh) needs
 # mokutil (what stap runs), efitools (cert-to-efi-sig-list) and kmod
-# (modinfo).
+# (modinfo); the Secure Boot VM (test/secboot) ovmf's firmware and test
+# keys, sbsigntool (sbsign) and keyutils (keyctl, in the guest).
 LAB_PACKAGES=(systemtap systemtap-server systemtap-client systemtap-runtime
 	libnss3-tools linux-headers-amd64 zip unzip iproute2 procps
 	qemu-system-x86 busybox-static cpio
 	avahi-daemon avahi-utils dbus openssl nsd
-	mokutil efitools kmod)
+	mokutil efitools kmod ovmf sbsigntool keyutils)
 
 LAB_RUNTIME_TASK_WORK=/usr/share/systemtap/runtime/stp_task_work.c
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/stap-client/stap-client/test/labenv"
 )
 
 // The real stap reaches pass 5 only when the target is the running kernel,
@@ -18,15 +20,6 @@ import (
 // (with its libraries and the lab's trust database) and stap-client run
 // the same invocations against the same server, each with
 // SYSTEMTAP_STAPRUN at a script that records its argv.
-
-// stapFiles are what the real stap needs in the guest besides the
-// libraries ldd lists: zip and unzip for the request and response, and
-// the NSS modules that libnss3 loads at run time.
-var stapFiles = []string{
-	"/usr/bin/stap", "/usr/bin/zip", "/usr/bin/unzip",
-	"/lib/x86_64-linux-gnu/libsoftokn3.so", "/lib/x86_64-linux-gnu/libfreeblpriv3.so",
-	"/lib/x86_64-linux-gnu/libfreebl3.so", "/lib/x86_64-linux-gnu/libnssdbm3.so",
-}
 
 type diffCase struct {
 	name  string
@@ -150,18 +143,18 @@ func normalize(argv []string) []string {
 }
 
 func TestPass5MatchesRealStap(t *testing.T) {
-	console := vmRun(t, diffGuestScript(), "VM_EXTRA="+strings.Join(stapFiles, " "), "VM_HOME="+labStapHome(t))
-	sec := sections(console)
+	console := labenv.VMRun(t, diffGuestScript(), "VM_EXTRA="+strings.Join(labenv.StapFiles, " "), "VM_HOME="+labStapHome(t))
+	sec := labenv.Sections(console)
 	for _, c := range diffCases {
 		t.Run(c.name, func(t *testing.T) {
 			stap, client := sec[c.name+"/stap"], sec[c.name+"/client"]
-			stapLog, clientLog := sec[c.name+"/stap-log"].text, sec[c.name+"/client-log"].text
-			if !assert.NotEmpty(t, stap.text, "the real stap ran no staprun:\n%s", stapLog) {
+			stapLog, clientLog := sec[c.name+"/stap-log"].Text, sec[c.name+"/client-log"].Text
+			if !assert.NotEmpty(t, stap.Text, "the real stap ran no staprun:\n%s", stapLog) {
 				return
 			}
-			t.Logf("stap's staprun argv: %q", normalize(stap.lines()))
-			assert.Equal(t, normalize(stap.lines()), normalize(client.lines()), "staprun argv\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
-			assert.Equal(t, stap.rc, client.rc, "exit status\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
+			t.Logf("stap's staprun argv: %q", normalize(stap.Lines()))
+			assert.Equal(t, normalize(stap.Lines()), normalize(client.Lines()), "staprun argv\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
+			assert.Equal(t, stap.RC, client.RC, "exit status\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
 			assert.Equal(t, pass5Lines(stapLog), pass5Lines(clientLog))
 		})
 	}
@@ -169,10 +162,10 @@ func TestPass5MatchesRealStap(t *testing.T) {
 	for _, c := range interruptCases {
 		t.Run(c.name, func(t *testing.T) {
 			stap, client := sec[c.name+"/stap"], sec[c.name+"/client"]
-			stapLog, clientLog := sec[c.name+"/stap-log"].text, sec[c.name+"/client-log"].text
-			t.Logf("stap: exit %s, staprun got %q", stap.rc, stap.lines())
-			assert.Equal(t, stap.rc, client.rc, "exit status\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
-			assert.Equal(t, stap.text, client.text, "the SIGTERMs staprun got")
+			stapLog, clientLog := sec[c.name+"/stap-log"].Text, sec[c.name+"/client-log"].Text
+			t.Logf("stap: exit %s, staprun got %q", stap.RC, stap.Lines())
+			assert.Equal(t, stap.RC, client.RC, "exit status\nstap:\n%s\nstap-client:\n%s", stapLog, clientLog)
+			assert.Equal(t, stap.Text, client.Text, "the SIGTERMs staprun got")
 			assert.Equal(t, interruptLines(stapLog), interruptLines(clientLog))
 		})
 	}

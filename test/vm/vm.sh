@@ -15,6 +15,13 @@
 #   bounds the whole VM run. VM_EXTRA: more host files (and the libraries
 #   ldd lists for them) copied to the same paths; VM_HOME: a directory
 #   copied to /stap-home (the real stap's trust database lives there).
+#   VM_MODULES: more modules of the kernel package (names, as efivarfs),
+#   loaded at boot like e1000.
+#   VM_SECUREBOOT=VARS: boot with UEFI Secure Boot (Debian's ovmf), the
+#   kernel signed with the firmware's snakeoil key (sbsign), VARS (a copy
+#   of OVMF_VARS_4M.snakeoil.fd) as the writable variable store. A guest
+#   script that prints "STAPVM-REBOOT" and reboots is booted again (up to
+#   3 boots), with the variables it wrote, and runs again from the start.
 set -euo pipefail
 usage="usage: vm.sh LAB_ENV STATEDIR STAP_CLIENT_BINARY GUEST_SCRIPT"
 labenv=${1:?$usage}
@@ -43,7 +50,10 @@ is_static "$bin" || die "$bin must be static (CGO_ENABLED=0): the guest has no l
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 kdir=$state/kernel-$LAB_RELEASE
-# The Debian kernel package, fetched once and kept in STATEDIR.
+# The Debian kernel package, fetched once and kept in STATEDIR; two VM
+# tiers running at once take turns.
+exec {statelock}>"$state/.lock"
+flock "$statelock"
 if [[ ! -f $kdir/.done ]]; then
 	say "fetching linux-image-$LAB_RELEASE"
 	rm -rf "$kdir" "$state/dl"
@@ -54,9 +64,9 @@ if [[ ! -f $kdir/.done ]]; then
 	rm -rf "$state/dl"
 	touch "$kdir/.done"
 fi
+flock -u "$statelock"
 vmlinuz=$kdir/boot/vmlinuz-$LAB_RELEASE
-e1000=$(find "$kdir/lib/modules/$LAB_RELEASE" -name 'e1000.ko*' | head -n1)
-[[ -f $vmlinuz && -n $e1000 ]] || die "no vmlinuz or e1000 module in $kdir"
+[[ -f $vmlinuz ]] || die "no vmlinuz in $kdir"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/stapvm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -82,11 +92,17 @@ done
 if [[ -n ${VM_HOME:-} ]]; then
 	cp -a "$VM_HOME" "$root/stap-home"
 fi
-case $e1000 in
-*.xz) xz -dc "$e1000" >"$root/lib/modules/e1000.ko" ;;
-*.zst) zstd -dc "$e1000" >"$root/lib/modules/e1000.ko" ;;
-*) cp "$e1000" "$root/lib/modules/e1000.ko" ;;
-esac
+# The modules, uncompressed (the signature stays: it is on the .ko).
+read -r -a modules <<<"e1000 ${VM_MODULES:-}"
+for m in "${modules[@]}"; do
+	ko=$(find "$kdir/lib/modules/$LAB_RELEASE" -name "$m.ko*" | head -n1)
+	[[ -n $ko ]] || die "no $m module in $kdir"
+	case $ko in
+	*.xz) xz -dc "$ko" >"$root/lib/modules/$m.ko" ;;
+	*.zst) zstd -dc "$ko" >"$root/lib/modules/$m.ko" ;;
+	*) cp "$ko" "$root/lib/modules/$m.ko" ;;
+	esac
+done
 cp "$LAB_CERTDIR"/* "$root/certs/"
 cp "$guest" "$root/guest.sh"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
@@ -107,7 +123,7 @@ mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 # Kernel messages (module taint notes) would mix with the output.
 echo 1 >/proc/sys/kernel/printk
-insmod /lib/modules/e1000.ko
+for m in /lib/modules/*.ko; do insmod "$m"; done
 ip link set lo up
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
@@ -126,10 +142,38 @@ EOF
 chmod 0755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 
-say "booting $LAB_RELEASE under qemu (TCG) in netns $LAB_NETNS"
-ip netns exec "$LAB_NETNS" timeout --foreground -k 5 "${VM_TIMEOUT:-300}" \
-	qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024 \
-	-nographic -no-reboot -monitor none \
-	-kernel "$vmlinuz" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet panic=-1" \
-	-netdev user,id=n0 -device e1000,netdev=n0 </dev/null
+firmware=()
+if [[ -n ${VM_SECUREBOOT:-} ]]; then
+	code=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+	key=/usr/share/ovmf/PkKek-1-snakeoil.key
+	for f in "$code" "$key" "${key%.key}.pem" "$VM_SECUREBOOT"; do
+		[[ -f $f ]] || die "$f is missing (ovmf; test/lab/install.sh installs it)"
+	done
+	command -v sbsign >/dev/null || die "sbsign is missing (sbsigntool; test/lab/install.sh installs it)"
+	# The firmware verifies the kernel against its db, which holds the
+	# snakeoil certificate: a second signature made with its key (whose
+	# passphrase is "snakeoil") is added beside Debian's.
+	openssl rsa -in "$key" -passin pass:snakeoil -out "$work/db.key" 2>/dev/null || die "decrypting $key"
+	sbsign --key "$work/db.key" --cert "${key%.key}.pem" --output "$work/vmlinuz" "$vmlinuz" >&2 || die "sbsign $vmlinuz"
+	vmlinuz=$work/vmlinuz
+	firmware=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
+		-drive "if=pflash,format=raw,unit=1,file=$VM_SECUREBOOT")
+fi
+
+# Each boot's console goes to stdout; a guest that asked for another boot
+# (STAPVM-REBOOT as its last marker) gets one.
+deadline=$((SECONDS + ${VM_TIMEOUT:-300}))
+for boot in 1 2 3; do
+	say "booting $LAB_RELEASE under qemu (TCG) in netns $LAB_NETNS${VM_SECUREBOOT:+ with Secure Boot} (boot $boot)"
+	((SECONDS < deadline)) || die "VM_TIMEOUT reached before boot $boot"
+	started=$SECONDS
+	ip netns exec "$LAB_NETNS" timeout --foreground -k 5 "$((deadline - SECONDS))" \
+		qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024 "${firmware[@]}" \
+		-nographic -no-reboot -monitor none \
+		-kernel "$vmlinuz" -initrd "$work/initrd.gz" \
+		-append "console=ttyS0 quiet panic=-1" \
+		-netdev user,id=n0 -device e1000,netdev=n0 </dev/null | tee "$work/console"
+	echo "STAPVM-QEMU boot=$boot took=$((SECONDS - started))s"
+	[[ $(grep -ao 'STAPVM-[A-Z]*' "$work/console" | tail -n1) == STAPVM-REBOOT ]] || break
+done

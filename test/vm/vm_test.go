@@ -6,17 +6,15 @@
 package vm
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,120 +63,55 @@ echo "temp dirs left: $(ls -d /tmp/stap* 2>/dev/null | wc -l)"
 echo "STAPVM-END sigint rc=$rc"
 `
 
-// vmRun boots the VM (vm.sh) with a guest script and returns the console
-// without carriage returns and colours.
-func vmRun(t *testing.T, guestScript string, env ...string) string {
-	t.Helper()
-	vars := labenv.Need(t, "LAB_ENV", "the real-kernel (qemu) tier", "starts the real compile server (test/lab/up.sh)")
-	labEnv := os.Getenv("LAB_ENV")
-	state := os.Getenv("VM_STATE")
-	if state == "" {
-		state = filepath.Join(vars["LAB_STATEDIR"], "vm")
-	}
-	bin := testkit.ClientBinary(t) // static: the guest has no libc for it
-	guest := filepath.Join(t.TempDir(), "guest.sh")
-	require.NoError(t, os.WriteFile(guest, []byte(guestScript), 0o644))
-
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, "bash", "vm.sh", labEnv, state, bin, guest)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	elapsed := time.Since(start)
-	// The guest console is a terminal, so staprun colours its messages.
-	console := regexp.MustCompile("\x1b\\[[0-9;]*[mK]").ReplaceAllString(strings.ReplaceAll(out.String(), "\r", ""), "")
-	require.NoError(t, err, "vm.sh: %s\nconsole:\n%s", errOut.String(), console)
-	t.Logf("whole VM run: %s", elapsed.Round(time.Millisecond))
-	if m := regexp.MustCompile(`STAPVM-BOOTED uptime=(\S+) link=(\S+)`).FindStringSubmatch(console); m != nil {
-		t.Logf("guest script started at %s s of guest uptime, link %s", m[1], m[2])
-	}
-	return console
-}
-
 func TestPass5InRealKernel(t *testing.T) {
-	console := vmRun(t, guestScript)
+	console := labenv.VMRun(t, guestScript)
 	require.Contains(t, console, "STAPVM-EXIT rc=0", "the guest script did not finish:\n%s", console)
-	sec := sections(console)
+	sec := labenv.Sections(console)
 
 	// The first case starts the moment eth0 is configured, before e1000
 	// has a link (no wait for it anywhere): the client must get through,
 	// as the real stap does, by trying again.
 	t.Run("hello world", func(t *testing.T) {
 		s := sec["hello"]
-		assert.Contains(t, s.lines(), "link at start: down", "the client started before the link was up (else this case proves nothing)")
-		assert.Equal(t, "0", s.rc, s.text)
-		assert.Contains(t, s.lines(), "Hello World!")
+		assert.Contains(t, s.Lines(), "link at start: down", "the client started before the link was up (else this case proves nothing)")
+		assert.Equal(t, "0", s.RC, s.Text)
+		assert.Contains(t, s.Lines(), "Hello World!")
 	})
 	t.Run("the same run again: the cached module, no server", func(t *testing.T) {
 		s := sec["hello-cached"]
-		assert.Equal(t, "0", s.rc, s.text)
-		assert.Contains(t, s.lines(), "Hello World!")
+		assert.Equal(t, "0", s.RC, s.Text)
+		assert.Contains(t, s.Lines(), "Hello World!")
 		// The first run's terminal progress line and link note describe
 		// that run only.
 		progress := regexp.MustCompile(`stap-client: (connecting to|waiting for a free worker on|compiling on|receiving [0-9.]+ MB from) \S+ for [0-9]+s *`)
-		first := strings.TrimPrefix(sec["hello"].text, "link at start: down\n")
-		assert.Equal(t, progress.ReplaceAllString(first, ""), s.text, "the output of the run that filled the cache")
+		first := strings.TrimPrefix(sec["hello"].Text, "link at start: down\n")
+		assert.Equal(t, progress.ReplaceAllString(first, ""), s.Text, "the output of the run that filled the cache")
 	})
 	t.Run("run-time error", func(t *testing.T) {
 		s := sec["boom"]
-		assert.Equal(t, "1", s.rc, s.text)
-		assert.Contains(t, s.text, "ERROR: boom")
-		assert.Contains(t, s.lines(), "WARNING: /usr/bin/staprun exited with status: 1")
-		assert.Contains(t, s.lines(), "Pass 5: run failed.  [man error::pass5]")
+		assert.Equal(t, "1", s.RC, s.Text)
+		assert.Contains(t, s.Text, "ERROR: boom")
+		assert.Contains(t, s.Lines(), "WARNING: /usr/bin/staprun exited with status: 1")
+		assert.Contains(t, s.Lines(), "Pass 5: run failed.  [man error::pass5]")
 	})
 	t.Run("-c runs the command, -o writes in the cwd", func(t *testing.T) {
 		s := sec["cmd-output"]
-		assert.Equal(t, "0", s.rc, s.text)
-		assert.Contains(t, s.lines(), "from-c")
+		assert.Equal(t, "0", s.RC, s.Text)
+		assert.Contains(t, s.Lines(), "from-c")
 		// The file is in the cwd with the module's output. Whether the end
 		// probe's line made it depends on staprun's own relay under TCG (seen
 		// missing once in a dozen runs), not on stap-client, which waits for
 		// staprun to exit.
-		assert.Contains(t, s.text, "out.txt: begin ")
+		assert.Contains(t, s.Text, "out.txt: begin ")
 	})
 	t.Run("SIGINT unloads and succeeds", func(t *testing.T) {
 		s := sec["sigint"]
-		assert.Equal(t, "0", s.rc, s.text)
-		assert.Contains(t, s.lines(), "tick")
-		assert.Contains(t, s.lines(), "stap modules loaded: 0", "the module is unloaded")
-		assert.Contains(t, s.lines(), "temp dirs left: 0", "the private temp dir is removed")
-		assert.NotContains(t, s.text, "Pass 5: run failed")
+		assert.Equal(t, "0", s.RC, s.Text)
+		assert.Contains(t, s.Lines(), "tick")
+		assert.Contains(t, s.Lines(), "stap modules loaded: 0", "the module is unloaded")
+		assert.Contains(t, s.Lines(), "temp dirs left: 0", "the private temp dir is removed")
+		assert.NotContains(t, s.Text, "Pass 5: run failed")
 	})
-}
-
-type section struct {
-	text, rc string
-}
-
-func (s section) lines() []string { return strings.Split(s.text, "\n") }
-
-// sections splits the console at the guest script's markers.
-func sections(console string) map[string]section {
-	out := map[string]section{}
-	begin := regexp.MustCompile(`^STAPVM-BEGIN (\S+)$`)
-	end := regexp.MustCompile(`^STAPVM-END (\S+) rc=(\d+)$`)
-	var name string
-	var text []string
-	sc := bufio.NewScanner(strings.NewReader(console))
-	for sc.Scan() {
-		l := sc.Text()
-		if m := begin.FindStringSubmatch(l); m != nil {
-			name, text = m[1], nil
-			continue
-		}
-		if m := end.FindStringSubmatch(l); m != nil && m[1] == name {
-			out[name] = section{text: strings.Join(text, "\n"), rc: m[2]}
-			name = ""
-			continue
-		}
-		if name != "" {
-			text = append(text, l)
-		}
-	}
-	return out
 }
 
 func readEnv(t *testing.T, path string) map[string]string {
@@ -246,24 +179,24 @@ func TestGenerationMismatchInRealKernel(t *testing.T) {
 	t.Setenv("LAB_ENV", env)
 	t.Setenv("VM_STATE", state)
 	t.Setenv("STAP_CLIENT_BIN", bin)
-	console := vmRun(t, generationGuest, "VM_EXTRA="+strings.Join(stapFiles, " "), "VM_HOME="+home)
+	console := labenv.VMRun(t, generationGuest, "VM_EXTRA="+strings.Join(labenv.StapFiles, " "), "VM_HOME="+home)
 	require.Contains(t, console, "STAPVM-EXIT rc=0", "the guest script did not finish:\n%s", console)
-	sec := sections(console)
+	sec := labenv.Sections(console)
 
 	c := sec["client"]
-	assert.Equal(t, "1", c.rc, c.text)
+	assert.Equal(t, "1", c.RC, c.Text)
 	// Contains on the text: a terminal progress line may share its line.
-	assert.Contains(t, c.text, "stap-client: ERROR: the module was built by a systemtap 5.1 server, which the local staprun 4.8 cannot run (systemtap 5.0 changed the module/staprun transport); use a compile server of systemtap older than 5.0, or a local systemtap-runtime 5.0 or later (-p4 keeps the module)")
-	assert.NotContains(t, c.text, "Pass 5", "stopped before pass 5")
+	assert.Contains(t, c.Text, "stap-client: ERROR: the module was built by a systemtap 5.1 server, which the local staprun 4.8 cannot run (systemtap 5.0 changed the module/staprun transport); use a compile server of systemtap older than 5.0, or a local systemtap-runtime 5.0 or later (-p4 keeps the module)")
+	assert.NotContains(t, c.Text, "Pass 5", "stopped before pass 5")
 
 	p4 := sec["client-p4"]
-	assert.Equal(t, "0", p4.rc, p4.text)
-	assert.Regexp(t, `(?m)^stap_[0-9a-f]+_[0-9]+\.ko$`, p4.text, "the module is saved")
+	assert.Equal(t, "0", p4.RC, p4.Text)
+	assert.Regexp(t, `(?m)^stap_[0-9a-f]+_[0-9]+\.ko$`, p4.Text, "the module is saved")
 
 	// The real stap 4.8 has no such check: pass 5 fails in staprun. Its
 	// text is recorded in the test log for the issue.
 	s := sec["stap"]
-	assert.Equal(t, "1", s.rc, s.text)
-	assert.Contains(t, s.text, "Pass 5: run failed.  [man error::pass5]")
-	t.Logf("the real stap 4.8 with a 5.1 server's module:\n%s", s.text)
+	assert.Equal(t, "1", s.RC, s.Text)
+	assert.Contains(t, s.Text, "Pass 5: run failed.  [man error::pass5]")
+	t.Logf("the real stap 4.8 with a 5.1 server's module:\n%s", s.Text)
 }
