@@ -26,7 +26,7 @@ var ErrNotAdmitted = errors.New("cached result not used")
 // Admit tells whether this run may use a result built by b.
 func (f *Finder) Admit(ctx context.Context, b cache.Builder) error {
 	refuse := func(why string) error { return fmt.Errorf("%w: %s", ErrNotAdmitted, why) }
-	if _, err := certdb.Accept(f.Stores(ctx), b.Cert, time.Now(), nil); err != nil {
+	if _, err := f.accept(ctx, b); err != nil {
 		if errors.Is(err, certdb.ErrExpired) {
 			return refuse("its server's certificate has expired")
 		}
@@ -45,6 +45,17 @@ func (f *Finder) Admit(ctx context.Context, b cache.Builder) error {
 		return refuse("its server is not a trusted module signer")
 	}
 	return nil
+}
+
+// accept checks b's certificate as a connection would. A hit needs no
+// other database than the first that trusts its builder, so the stores
+// are read one by one up to it, unless the run has loaded them all.
+func (f *Finder) accept(ctx context.Context, b cache.Builder) (certdb.Store, error) {
+	if f.stores != nil {
+		return certdb.Accept(f.stores, b.Cert, time.Now(), nil)
+	}
+	// Quietly: a database refused here is said when the run connects.
+	return certdb.AcceptFrom(ctx, certdb.Locations(f.SSLDirs, f.LookupEnv), f.UID, func(string) {}, b.Cert, time.Now())
 }
 
 // onlyDirect: the run uses only servers given with --server=HOST:PORT.
