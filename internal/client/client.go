@@ -144,7 +144,7 @@ func Run(ctx context.Context, env Env) int {
 			out.Ours("finding the target kernel", p.targetErr)
 			return 1
 		}
-		listed := f.List(ctx, p.inv.ListServers, p.inv.JSON, env.Stdout)
+		listed := f.List(ctx, p.inv.ListServers, p.inv.JSON, env.Stdout, listKey(env, p))
 		if !p.inv.HaveScript && !p.inv.DumpMode && p.inv.TrustServers == "" {
 			return exitCode(listed)
 		}
@@ -157,6 +157,21 @@ func Run(ctx context.Context, env Env) int {
 	}
 	r := &run{env: env, plan: p, inv: p.inv, out: out, finder: f, intr: intr}
 	return r.compile(ctx)
+}
+
+// listKey is the request's key when a listing comes with a script that
+// can be read twice (not stdin), so the listing can show the order equal
+// servers would have for it; nil otherwise.
+func listKey(env Env, p *plan) []byte {
+	if !p.inv.HaveScript || p.inv.Script == "-" || p.targetErr != nil {
+		return nil
+	}
+	r := &run{env: env, plan: p, inv: p.inv}
+	req, err := r.request()
+	if err != nil {
+		return nil
+	}
+	return req.Key()
 }
 
 // parse reads the rc file and the command line, saying what is wrong.

@@ -19,8 +19,12 @@ var listOrder = []string{"all", "specified", "online", "trusted", "signer", "com
 
 // List carries out each --list-servers value, as stap prints it (on
 // stderr), or as JSON on w. It reports success.
-func (f *Finder) List(ctx context.Context, values []string, asJSON bool, w io.Writer) bool {
+//
+// With key, the request's (a script given with the listing), equal servers
+// are listed in the order the request would try them, with their scores.
+func (f *Finder) List(ctx context.Context, values []string, asJSON bool, w io.Writer, key []byte) bool {
 	judge := f.Policy(ctx)
+	judge.Key = key
 	p := judge
 	p.NeedSigner = false // a filter here only when asked for
 	var online []discovery.Candidate
@@ -53,6 +57,9 @@ func (f *Finder) List(ctx context.Context, values []string, asJSON bool, w io.Wr
 		}
 		list := f.buildList(ctx, words, online, p)
 		discovery.Order(list)
+		if key != nil {
+			judge.Rendezvous(list)
+		}
 		if asJSON {
 			report.Queries = append(report.Queries, jsonQueryOf(judge, spec, list))
 			continue
@@ -120,6 +127,9 @@ type jsonServer struct {
 	// Generation: its modules are for a staprun of the other side of
 	// systemtap 5.0 than the local one (tried last; pass 5 stops).
 	Generation string `json:"generation,omitempty"`
+	// Score is its rendezvous score for the request given with the listing
+	// (equal servers are tried highest first); none without a script.
+	Score float64 `json:"score,omitempty"`
 }
 
 // jsonQueryOf describes one listing, judging each server against this run's
@@ -140,6 +150,7 @@ func jsonQueryOf(p discovery.Policy, spec string, list []discovery.Candidate) js
 		s.Rejections = append(s.Rejections, p.Reasons(c)...)
 		s.Usable = len(s.Rejections) == 0
 		s.Generation = p.GenerationNote(c)
+		s.Score = c.Score
 		q.Servers = append(q.Servers, s)
 	}
 	return q
