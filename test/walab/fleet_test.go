@@ -20,7 +20,7 @@ import (
 )
 
 // fleetScripts is how many distinct scripts the fleet test compiles.
-const fleetScripts = 6
+const fleetScripts = 8
 
 var viaHost = regexp.MustCompile(`Passes: via server  host=(\S+?)\.`)
 
