@@ -138,15 +138,26 @@ func TestCacheConcurrentMisses(t *testing.T) {
 	}
 	wg.Wait()
 	var module []byte
+	var stdout string
 	for i, o := range outs {
+		if o.code != 0 && serverFailed(t, o.stderr) {
+			// stap-serverd 4.8 itself sometimes fails one of many
+			// requests at once ("Unable to compress server response" in
+			// its log) and closes without a reply; the client says so, as
+			// stap would fail too. The other runs must still succeed.
+			t.Logf("run %d: the server failed it: %s", i, o.stderr)
+			assert.Empty(t, o.files, "run %d: nothing saved", i)
+			continue
+		}
 		require.Equal(t, 0, o.code, "run %d: %s", i, o.stderr)
 		m := moduleOf(t, cwds[i], o.files)
 		if module == nil {
-			module = m
+			module, stdout = m, o.stdout
 		}
 		assert.Equal(t, module, m, "run %d: the same module", i)
-		assert.Equal(t, outs[0].stdout, o.stdout)
+		assert.Equal(t, stdout, o.stdout)
 	}
+	require.NotNil(t, module, "some runs succeed")
 	entries, err := filepath.Glob(filepath.Join(sysdir, "client-cache", "??", "*"))
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "one entry")
@@ -167,4 +178,16 @@ func TestCacheConcurrentMisses(t *testing.T) {
 func runOffline(t *testing.T, cwd string, env []string, argv ...string) outcome {
 	t.Helper()
 	return runArgv(t, cwd, "", append([]string{"unshare", "--net", "--"}, labenv.Clean(labenv.PathAll, env, argv...)...)...)
+}
+
+// serverFailed tells whether a run failed because the lab server failed
+// its request: the client saw no reply, and the server logged why.
+func serverFailed(t *testing.T, stderr string) bool {
+	t.Helper()
+	if !strings.Contains(stderr, "the server closed the connection without a reply") {
+		return false
+	}
+	log, err := os.ReadFile(theLab.Get(t, "LAB_SERVER_LOG"))
+	require.NoError(t, err)
+	return strings.Contains(string(log), "Unable to compress server response")
 }
