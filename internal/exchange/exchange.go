@@ -72,7 +72,16 @@ func Exchange(ctx context.Context, cfg Config, req []byte, cands []discovery.Can
 	}
 	set, stop := showProgress(cfg, "connecting to "+cands[0].Label())
 	defer stop()
-	w := &watcher{msg: cfg.Out, set: set, heard: cfg.Heard}
+	w := &watcher{msg: cfg.Out, set: set}
+	// What each server did is told once the race is over: telling may
+	// write a file under a lock, which must not hold up the race.
+	defer func() {
+		if cfg.Heard != nil {
+			for _, f := range w.fates {
+				cfg.Heard(f.Cand, f.Err)
+			}
+		}
+	}()
 	tcfg := transport.Config{
 		Stores:       cfg.Stores,
 		Timeouts:     cfg.Timeouts,
@@ -199,7 +208,7 @@ type watcher struct {
 	winner int                   // -1 while racing
 	fails  []Failure
 	doing  string
-	heard  func(discovery.Candidate, error)
+	fates  []Failure // each server's news, err nil for one that answered
 }
 
 func (w *watcher) start(cands []discovery.Candidate) {
@@ -217,10 +226,8 @@ func (w *watcher) observe(ev transport.Event) {
 	if ev.Err != nil {
 		if ev.Retry > 0 {
 			w.last[i] = ev.Err
-			if w.heard != nil {
-				// Refused now, though tried again: remembered all the same.
-				w.heard(w.cands[i], ev.Err)
-			}
+			// Refused now, though tried again: remembered all the same.
+			w.fates = append(w.fates, Failure{w.cands[i], ev.Err})
 			w.msg.Logf(2, "  Unable to connect: %v; trying again in %v", ev.Err, ev.Retry)
 			return
 		}
@@ -255,9 +262,7 @@ func (w *watcher) fail(i int, err error) {
 	}
 	w.out[i], w.phase[i] = true, 0
 	w.fails = append(w.fails, Failure{w.cands[i], err})
-	if w.heard != nil {
-		w.heard(w.cands[i], err)
-	}
+	w.fates = append(w.fates, Failure{w.cands[i], err})
 	switch out := w.msg; {
 	case out.Verbose >= 2:
 		out.Errf("  Unable to connect: %v", err)
@@ -286,9 +291,7 @@ func (w *watcher) won(i int) {
 		}
 	}
 	w.winner = i
-	if w.heard != nil {
-		w.heard(w.cands[i], nil)
-	}
+	w.fates = append(w.fates, Failure{w.cands[i], nil})
 	for j := range w.phase {
 		if j != i {
 			w.phase[j] = 0
