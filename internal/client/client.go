@@ -166,8 +166,7 @@ func listKey(env Env, p *plan) []byte {
 	if !p.inv.HaveScript || p.inv.Script == "-" || p.targetErr != nil {
 		return nil
 	}
-	r := &run{env: env, plan: p, inv: p.inv}
-	req, err := r.request()
+	req, err := p.request(env)
 	if err != nil {
 		return nil
 	}

@@ -68,7 +68,7 @@ func (r *run) compile(ctx context.Context) int {
 	// The request is made before discovery: a cached result needs neither
 	// discovery nor a connection. A request that cannot be made is reported
 	// where it always was, after discovery.
-	req, reqErr := r.request()
+	req, reqErr := r.plan.request(r.env)
 	slot := r.cacheSlot(req)
 	if code, hit := r.replay(ctx, slot); hit {
 		return code
@@ -124,16 +124,6 @@ func (r *run) compile(ctx context.Context) int {
 		r.remember(ctx, slot, ps)
 	}
 	return r.afterPasses(ps)
-}
-
-// request makes the request for the server (and the cache key).
-func (r *run) request() (*request.Request, error) {
-	return request.Build(request.Spec{
-		Release: r.plan.release, Arch: r.plan.arch,
-		Script: r.inv.Script, Stdin: r.env.Stdin,
-		TapsetDirs: r.inv.TapsetDirs, ServerArgs: r.inv.ServerArgs, ScriptArgs: r.inv.ScriptArgs,
-		Cwd: r.env.Cwd, LookupEnv: r.env.LookupEnv, MOKFingerprints: r.plan.moks,
-	})
 }
 
 // makeDir makes the run's private temp dir.

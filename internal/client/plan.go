@@ -196,6 +196,16 @@ func (p *plan) readEnv(env Env) {
 	}
 }
 
+// request makes the request for the server (and the cache key).
+func (p *plan) request(env Env) (*request.Request, error) {
+	return request.Build(request.Spec{
+		Release: p.release, Arch: p.arch,
+		Script: p.inv.Script, Stdin: env.Stdin,
+		TapsetDirs: p.inv.TapsetDirs, ServerArgs: p.inv.ServerArgs, ScriptArgs: p.inv.ScriptArgs,
+		Cwd: env.Cwd, LookupEnv: env.LookupEnv, MOKFingerprints: p.moks,
+	})
+}
+
 // parseDuration takes a Go duration ("3s", "500ms") or a number of seconds.
 func parseDuration(v string) (time.Duration, bool) {
 	if d, err := time.ParseDuration(v); err == nil && d > 0 {
